@@ -125,7 +125,11 @@ static long ch_frame_cb(__u32 index, void *vctx) {
     __u32 len, rec_end, total;
     (void)index;
 
-    if (off + 5 > st->avail) return ch_need(c, off + 6, 0); /* records are never empty */
+    if (off + 5 > st->avail) {
+        /* records are never empty: the next one needs at least 6 more bytes */
+        if (off + 6 > st->cap) return ch_finish(c, CH_TOO_BIG, CH_R_NONE);
+        return ch_need(c, off + 6, 0);
+    }
     if (CH_LOAD(c->src, st->base + off, h, 5)) return ch_need(c, off + 6, 0);
 
     if (h[0] != CH_HS_RECORD) {
@@ -213,7 +217,11 @@ static long ch_ext_cb(__u32 index, void *vctx) {
         st->psk_seen = 1;
     } else if (type == CH_EXT_ECH) {
         if (len < 1) return ch_malformed(c, CH_R_ECH);
-        c->out->flags |= ch_b(st, body) == 0 ? CH_F_ECH_OUTER : CH_F_ECH_INNER;
+        /* ECHClientHelloType: outer(0), inner(1); other values are only noted as present */
+        if (ch_b(st, body) == 0)
+            c->out->flags |= CH_F_ECH_OUTER;
+        else if (ch_b(st, body) == 1)
+            c->out->flags |= CH_F_ECH_INNER;
     }
     *bits |= mask; /* set last: a failing extension leaves no bit behind */
     c->out->n_extensions++;

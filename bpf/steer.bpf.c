@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Kernel steering: classify each accepted connection by the SNI of its ClientHello.
+ *
+ *  sockops (cgroup, bpf_link): a passively established socket whose local address is one of our
+ *      listeners goes into sock_hash, keyed by its cookie, with a steer_conn entry in conns.
+ *  sk_skb stream parser: frames the whole ClientHello with the shared parser (clienthello.h),
+ *      looks the SNI up in the route table and emits one steer_event on the ring buffer. It
+ *      returns the length of the records that carry the ClientHello, 0 to wait for more, or the
+ *      bytes available for anything else (the daemon closes those connections).
+ *  sk_skb stream verdict: passes every message to the socket (the daemon reads the ClientHello
+ *      while the socket is still in the map, then removes it) and counts.
+ *
+ * See docs/architecture.md for the kernel facts this relies on.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#define CH_SRC_T struct __sk_buff *
+#define CH_LOAD(src, off, dst, len) bpf_skb_load_bytes((src), (off), (dst), (len))
+#include "clienthello.h"
+#include "steer_types.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define SK_PASS 1
+
+struct {
+    __uint(type, BPF_MAP_TYPE_SOCKHASH);
+    __uint(max_entries, STEER_MAX_CONNS);
+    __type(key, __u64);
+    __type(value, __u64);
+} sock_hash SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, STEER_MAX_CONNS);
+    __type(key, __u64);
+    __type(value, struct steer_conn);
+} conns SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, STEER_MAX_LISTEN_ADDRS);
+    __type(key, struct steer_listen_key);
+    __type(value, struct steer_listen_val);
+} listen_addrs SEC(".maps");
+
+/* The route table: one inner hash, replaced whole on reload (atomic for readers). */
+struct route_table {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 1); /* the loader creates inner maps of the right size */
+    __type(key, struct steer_route_key);
+    __type(value, __u32);
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __array(values, struct route_table);
+} routes SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, STEER_RINGBUF_BYTES);
+} events SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct steer_counters);
+} counters SEC(".maps");
+
+/* Decisions per route id; the loader sizes it to the route count. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u64);
+} route_counters SEC(".maps");
+
+/* Parser scratch: ~140 KiB, too big for a per-CPU map value (32 KiB), so an array of
+ * nr_cpus * STEER_NEST_SLOTS entries indexed by CPU and nesting depth (set by the loader). */
+struct steer_scratch {
+    struct ch_state st;
+    struct steer_event ev;
+    struct steer_route_key key;
+    __u32 dot;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct steer_scratch);
+} scratch SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u32);
+} nesting SEC(".maps");
+
+static __always_inline struct steer_counters *ctrs(void) {
+    __u32 zero = 0;
+    return bpf_map_lookup_elem(&counters, &zero);
+}
+
+/* ---- sockops ---------------------------------------------------------------------------- */
+
+SEC("sockops")
+int steer_sockops(struct bpf_sock_ops *skops) {
+    struct steer_listen_key key = {};
+    struct steer_listen_val *l;
+    struct steer_conn conn = {};
+    struct steer_counters *c;
+    __u64 cookie;
+
+    if (skops->op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB) return 1;
+    key.family = skops->family;
+    key.port = skops->local_port;
+    if (key.family == AF_INET) {
+        key.addr[0] = skops->local_ip4;
+    } else if (key.family == AF_INET6) {
+        key.addr[0] = skops->local_ip6[0];
+        key.addr[1] = skops->local_ip6[1];
+        key.addr[2] = skops->local_ip6[2];
+        key.addr[3] = skops->local_ip6[3];
+    } else {
+        return 1;
+    }
+    l = bpf_map_lookup_elem(&listen_addrs, &key);
+    if (!l) {
+        key.addr[0] = key.addr[1] = key.addr[2] = key.addr[3] = 0;
+        l = bpf_map_lookup_elem(&listen_addrs, &key);
+        if (!l) return 1;
+    }
+
+    c = ctrs();
+    cookie = bpf_get_socket_cookie(skops);
+    conn.listener_id = l->listener_id;
+    conn.cap = l->cap;
+    if (bpf_map_update_elem(&conns, &cookie, &conn, BPF_NOEXIST)) {
+        if (c) __sync_fetch_and_add(&c->insert_failed, 1);
+        return 1;
+    }
+    if (bpf_sock_hash_update(skops, &sock_hash, &cookie, BPF_NOEXIST)) {
+        bpf_map_delete_elem(&conns, &cookie);
+        if (c) __sync_fetch_and_add(&c->insert_failed, 1);
+        return 1;
+    }
+    if (c) __sync_fetch_and_add(&c->inserted, 1);
+    return 1;
+}
+
+/* ---- route lookup ------------------------------------------------------------------------ */
+
+static long find_dot_cb(__u32 i, void *vctx) {
+    struct steer_scratch *s = *(struct steer_scratch **)vctx;
+    if (s->ev.facts.sni[i & (CH_SNI_BUF - 1)] == '.') {
+        s->dot = i;
+        return 1;
+    }
+    return 0;
+}
+
+static long copy_suffix_cb(__u32 i, void *vctx) {
+    struct steer_scratch *s = *(struct steer_scratch **)vctx;
+    __u32 from = (s->dot + 1 + i) & (CH_SNI_BUF - 1);
+    s->key.name[i & (CH_SNI_BUF - 1)] = s->ev.facts.sni[from];
+    return 0;
+}
+
+static __always_inline __s32 lookup_route(struct steer_scratch *s) {
+    __u32 zero = 0, n;
+    __u32 *rid;
+    void *table = bpf_map_lookup_elem(&routes, &zero);
+    struct steer_scratch *sp = s;
+
+    if (!table || !(s->ev.facts.flags & CH_F_SNI)) return -1;
+    __builtin_memset(&s->key, 0, sizeof(s->key));
+    s->key.listener_id = s->ev.listener_id;
+    s->key.kind = STEER_KEY_EXACT;
+    __builtin_memcpy(s->key.name, s->ev.facts.sni, sizeof(s->key.name));
+    rid = bpf_map_lookup_elem(table, &s->key);
+    if (rid) return (__s32)*rid;
+
+    /* "*.rest" is the only wildcard that can match "first.rest" */
+    s->dot = CH_SNI_BUF;
+    n = s->ev.facts.sni_len;
+    bpf_loop(n & (CH_SNI_BUF - 1), find_dot_cb, &sp, 0);
+    if (s->dot >= n) return -1;
+    __builtin_memset(s->key.name, 0, sizeof(s->key.name));
+    s->key.kind = STEER_KEY_WILDCARD;
+    bpf_loop((n - s->dot - 1) & (CH_SNI_BUF - 1), copy_suffix_cb, &sp, 0);
+    rid = bpf_map_lookup_elem(table, &s->key);
+    return rid ? (__s32)*rid : -1;
+}
+
+/* ---- stream parser ---------------------------------------------------------------------- */
+
+static __always_inline struct steer_scratch *scratch_enter(__u32 **depth_out) {
+    __u32 zero = 0, slot;
+    __u32 *depth = bpf_map_lookup_elem(&nesting, &zero);
+    if (!depth) return 0;
+    if (*depth >= STEER_NEST_SLOTS) return 0;
+    slot = bpf_get_smp_processor_id() * STEER_NEST_SLOTS + *depth;
+    *depth += 1;
+    *depth_out = depth;
+    struct steer_scratch *s = bpf_map_lookup_elem(&scratch, &slot);
+    if (!s) *depth -= 1;
+    return s;
+}
+
+SEC("sk_skb/stream_parser")
+int steer_parser(struct __sk_buff *skb) {
+    __u64 cookie = bpf_get_socket_cookie(skb);
+    __u32 skb_len = skb->len; /* read once: clang must not merge it with a map load */
+    struct steer_conn *conn = bpf_map_lookup_elem(&conns, &cookie);
+    struct steer_counters *c = ctrs();
+    struct steer_scratch *s;
+    __u32 *depth = 0;
+    __u32 status;
+    int ret;
+
+    if (!conn) return skb_len;
+    /*
+     * After the ClientHello: frame one byte at a time. The message offset inside skb is not
+     * visible to the program on every kernel (the parser sees the whole buffer), and a length
+     * of 1 is always within what arrived; the daemon removes the socket right after reading the
+     * ClientHello, so this path carries at most the few bytes a client sends before a reply.
+     */
+    if (conn->decided) return 1;
+
+    s = scratch_enter(&depth);
+    if (!s) {
+        if (c) __sync_fetch_and_add(&c->nested_too_deep, 1);
+        return 0; /* parse again when more data arrives */
+    }
+    if (c) __sync_fetch_and_add(&c->parses, 1);
+    conn->parses++;
+
+    struct ch_ctx ctx = {.src = skb, .st = &s->st, .out = &s->ev.facts};
+    status = ch_parse(&ctx, 0, skb_len, conn->cap);
+    if (status == CH_NEED_MORE) {
+        *depth -= 1;
+        return 0;
+    }
+
+    s->ev.cookie = cookie;
+    s->ev.ktime_ns = bpf_ktime_get_ns();
+    s->ev.listener_id = conn->listener_id;
+    s->ev.route_id = status == CH_OK ? lookup_route(s) : -1;
+    conn->decided = 1;
+    ret = status == CH_OK ? (int)s->ev.facts.record_bytes : (int)skb_len;
+
+    if (bpf_ringbuf_output(&events, &s->ev, sizeof(s->ev), 0)) {
+        if (c) __sync_fetch_and_add(&c->ringbuf_full, 1);
+    } else if (c) {
+        __sync_fetch_and_add(&c->decisions, 1);
+        if (status <= CH_TOO_BIG) __sync_fetch_and_add(&c->by_status[status], 1);
+        if (s->ev.route_id >= 0) {
+            __u32 rid = (__u32)s->ev.route_id;
+            __u64 *rc = bpf_map_lookup_elem(&route_counters, &rid);
+            __sync_fetch_and_add(&c->routed, 1);
+            if (rc) __sync_fetch_and_add(rc, 1);
+        }
+    }
+    *depth -= 1;
+    return ret;
+}
+
+SEC("sk_skb/stream_verdict")
+int steer_verdict(struct __sk_buff *skb) {
+    __u64 cookie = bpf_get_socket_cookie(skb);
+    struct steer_conn *conn = bpf_map_lookup_elem(&conns, &cookie);
+    struct steer_counters *c = ctrs();
+
+    if (conn) __sync_fetch_and_add(&conn->passed, skb->len);
+    if (c) {
+        __sync_fetch_and_add(&c->verdict_msgs, 1);
+        __sync_fetch_and_add(&c->verdict_bytes, skb->len);
+    }
+    return SK_PASS;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,132 @@
+// Kernel steering: the BPF classifier. Loads bpf/steer.bpf.c (skeleton), attaches the sockops
+// program to a cgroup v2 through a bpf_link and the sk_skb stream parser + verdict to the
+// SOCKHASH, and delivers the kernel's classification of each ClientHello through a ring buffer.
+//
+// Life of one connection on this path (the daemon drives it):
+//   1. the kernel's sockops program inserts the passively established socket into the SOCKHASH
+//      (keyed by socket cookie) when its local address is one of ours (add_listener);
+//   2. after accept(), the daemon calls kick(fd): SO_RCVLOWAT makes the kernel parse a
+//      ClientHello that arrived before the insert;
+//   3. the stream parser frames the whole ClientHello, the verdict parses it, looks the SNI up in
+//      the route table, and emits a KernelDecision on the ring buffer (one wake-up, many events);
+//   4. the daemon reads the ClientHello bytes with recv() WHILE the socket is still in the map
+//      (data queued in the psock is lost when it leaves), then calls release(cookie), then
+//      hands off fd + bytes.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "common/clienthello.hpp"
+#include "common/config_result.hpp"
+
+namespace sni::loader {
+
+// One classification made in the kernel.
+struct KernelDecision {
+    uint64_t cookie = 0;
+    uint32_t listener_id = 0;
+    int32_t route_id = -1;   // -1: no route matched the SNI (or no SNI, or not a ClientHello)
+    uint64_t ktime_ns = 0;   // when the verdict ran (CLOCK_MONOTONIC)
+    ch_info facts{};         // the parser's full result
+};
+
+// A server-name pattern of a route, as the shared matcher normalizes it: "a.b" or "*.a.b".
+struct SteeringRoute {
+    uint32_t listener_id = 0;
+    std::string pattern;
+    uint32_t route_id = 0;
+};
+
+// Kernel-side counters, summed over CPUs.
+struct SteeringCounters {
+    uint64_t inserted = 0;         // sockets put into the SOCKHASH by sockops
+    uint64_t insert_failed = 0;    // sockets sockops could not insert (the daemon classifies
+                                   // them in userspace: see owns())
+    uint64_t decisions = 0;        // decisions emitted on the ring buffer
+    uint64_t by_status[5] = {};    // decisions by ch_status
+    uint64_t routed = 0;           // decisions with a route
+    uint64_t ringbuf_full = 0;     // decisions that could not be delivered (the daemon's
+                                   // client_hello_timeout closes those connections)
+    uint64_t nested_too_deep = 0;  // parser runs deferred: no free scratch slot on the CPU
+    uint64_t parses = 0;           // stream parser runs that parsed (one per segment burst)
+    uint64_t verdict_msgs = 0;     // messages the verdict passed to sockets
+    uint64_t verdict_bytes = 0;
+    std::vector<uint64_t> by_route;  // decisions per route id
+};
+
+class KernelSteering {
+public:
+    using Error = std::string;
+    template <typename T>
+    using Result = config::Result<T, Error>;
+
+    // Loads and attaches. cgroup_path: a cgroup v2 directory whose sockets we steer (the daemon
+    // uses the root of the unified hierarchy). max_routes sizes the route table.
+    static Result<std::unique_ptr<KernelSteering>> open(const std::string &cgroup_path,
+                                                        uint32_t max_routes);
+    ~KernelSteering();
+    KernelSteering(const KernelSteering &) = delete;
+    KernelSteering &operator=(const KernelSteering &) = delete;
+
+    // Steer sockets accepted on this local address (IPv4 or IPv6; the any-address matches
+    // every local address of that family and port). cap = the listener's max_client_hello.
+    Result<bool> add_listener(uint32_t listener_id, const sockaddr_storage &local, uint32_t cap);
+
+    // Replaces the whole route table atomically: a ClientHello is classified against the old
+    // table or the new one, never a mix.
+    Result<bool> set_routes(const std::vector<SteeringRoute> &routes);
+
+    // After accept(): re-arm the kernel's data-ready signal so a ClientHello that arrived before
+    // the SOCKHASH insert is parsed now.
+    static void kick(int fd);
+
+    // The ring buffer's fd (poll for EPOLLIN), and the consumer: calls fn once per decision.
+    int event_fd() const;
+    int consume(const std::function<void(const KernelDecision &)> &fn);
+
+    // True when the kernel took this socket (sockops inserted it). A socket it did not take
+    // (table full, or accepted before the programs were attached) is classified in userspace.
+    bool owns(uint64_t cookie) const;
+
+    // Removes the socket from the SOCKHASH (after its ClientHello bytes were read) and forgets
+    // its per-connection kernel state. Safe to call for a cookie the kernel never saw.
+    void release(uint64_t cookie);
+
+    // The handoff step of the BPF path: appends to `bytes` everything readable on fd (at least
+    // all the verdict passed to it) while the socket is still in the map, removes it (release),
+    // and then verifies from TCP's own count that no byte was left behind in the psock. An error
+    // means bytes the client sent during the handoff were lost: close the connection.
+    Result<bool> drain_and_release(int fd, uint64_t cookie, std::vector<uint8_t> &bytes);
+
+    SteeringCounters counters() const;
+
+    // Proof that the BPF path is live: program ids and attach state, for status and tests.
+    struct Attachment {
+        uint32_t sockops_prog_id = 0, parser_prog_id = 0, verdict_prog_id = 0;
+        std::string cgroup;
+    };
+    Attachment attachment() const;
+
+    struct Impl;
+
+private:
+    explicit KernelSteering(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+// Why BPF steering cannot run here ("" when it can): no CAP_BPF, no cgroup v2, no BTF...
+// `auto` uses this to fall back to the userspace classifier and says why in the log.
+std::string kernel_steering_unavailable_reason(const std::string &cgroup_path);
+
+// The unified (v2) cgroup mount point: /sys/fs/cgroup when it is cgroup2, else
+// /sys/fs/cgroup/unified (hybrid layout), else "".
+std::string find_cgroup2_root();
+
+}  // namespace sni::loader

@@ -1,0 +1,285 @@
+// Kernel steering without the daemon: sockops + sk_skb parser/verdict + ring buffer, over
+// loopback. Needs root (loads BPF, attaches to the root cgroup v2).
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "loader/kernel_steering.hpp"
+
+namespace {
+
+using sni::loader::KernelDecision;
+using sni::loader::KernelSteering;
+using sni::loader::SteeringRoute;
+using Bytes = std::vector<uint8_t>;
+
+struct Fd {
+    int fd = -1;
+    explicit Fd(int f = -1) : fd(f) {}
+    Fd(Fd &&o) noexcept : fd(std::exchange(o.fd, -1)) {}
+    Fd &operator=(Fd &&o) noexcept {
+        std::swap(fd, o.fd);
+        return *this;
+    }
+    ~Fd() {
+        if (fd >= 0) close(fd);
+    }
+};
+
+// A real ClientHello from OpenSSL's client, for any SNI.
+Bytes client_hello(const std::string &sni, int version = TLS1_3_VERSION) {
+    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
+                                                          SSL_CTX_free);
+    SSL_CTX_set_max_proto_version(ctx.get(), version);
+    std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
+    BIO *rbio = BIO_new(BIO_s_mem()), *wbio = BIO_new(BIO_s_mem());
+    SSL_set_bio(ssl.get(), rbio, wbio);
+    if (!sni.empty()) SSL_set_tlsext_host_name(ssl.get(), sni.c_str());
+    SSL_connect(ssl.get());
+    char *data = nullptr;
+    const long n = BIO_get_mem_data(wbio, &data);
+    return Bytes(data, data + n);
+}
+
+// The same handshake message re-framed into records of at most `chunk` bytes.
+Bytes reframe(const Bytes &hello, size_t chunk) {
+    const Bytes body(hello.begin() + 5, hello.end());
+    Bytes out;
+    for (size_t i = 0; i < body.size(); i += chunk) {
+        const size_t n = std::min(chunk, body.size() - i);
+        out.insert(out.end(), {0x16, 0x03, 0x01, uint8_t(n >> 8), uint8_t(n)});
+        out.insert(out.end(), body.begin() + i, body.begin() + i + n);
+    }
+    return out;
+}
+
+class Steering : public ::testing::Test {
+protected:
+    static constexpr uint32_t kListener = 7;
+
+    void SetUp() override {
+        ASSERT_EQ(geteuid(), 0u) << "this test needs root: it loads and attaches BPF programs";
+        const std::string cg = sni::loader::find_cgroup2_root();
+        ASSERT_FALSE(cg.empty()) << "no cgroup v2 mounted";
+        auto ks = KernelSteering::open(cg, 8);
+        ASSERT_TRUE(ks.ok()) << ks.error();
+        ks_ = std::move(ks.value());
+
+        lsn_ = Fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ASSERT_EQ(bind(lsn_.fd, reinterpret_cast<sockaddr *>(&a), sizeof(a)), 0);
+        ASSERT_EQ(listen(lsn_.fd, 128), 0);
+        socklen_t len = sizeof(a);
+        getsockname(lsn_.fd, reinterpret_cast<sockaddr *>(&a), &len);
+        addr_ = a;
+        sockaddr_storage ss{};
+        std::memcpy(&ss, &a, sizeof(a));
+        auto r = ks_->add_listener(kListener, ss, CH_DEFAULT_CAP);
+        ASSERT_TRUE(r.ok()) << r.error();
+        auto rr = ks_->set_routes({{kListener, "a.test", 0}, {kListener, "*.w.test", 1},
+                                   {kListener + 1, "b.test", 2}});
+        ASSERT_TRUE(rr.ok()) << rr.error();
+    }
+
+    Fd connect_client() {
+        Fd c(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        const int one = 1;
+        setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        EXPECT_EQ(connect(c.fd, reinterpret_cast<sockaddr *>(&addr_), sizeof(addr_)), 0);
+        return c;
+    }
+
+    Fd accept_server(uint64_t &cookie) {
+        Fd s(accept4(lsn_.fd, nullptr, nullptr, SOCK_CLOEXEC));
+        socklen_t len = sizeof(cookie);
+        EXPECT_EQ(getsockopt(s.fd, SOL_SOCKET, SO_COOKIE, &cookie, &len), 0);
+        KernelSteering::kick(s.fd);
+        return s;
+    }
+
+    std::optional<KernelDecision> wait_decision(uint64_t cookie, int ms = 2000) {
+        std::optional<KernelDecision> found;
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+        const std::function<void(const KernelDecision &)> sink = [&](const KernelDecision &d) {
+            if (d.cookie == cookie) found = d;
+        };
+        while (!found && std::chrono::steady_clock::now() < deadline) {
+            pollfd p{ks_->event_fd(), POLLIN, 0};
+            poll(&p, 1, 50);
+            ks_->consume(sink);
+        }
+        return found;
+    }
+
+    // Reads exactly n bytes (the ClientHello) while the socket is still in the map.
+    static Bytes read_exactly(int fd, size_t n) {
+        Bytes out(n);
+        size_t got = 0;
+        while (got < n) {
+            pollfd p{fd, POLLIN, 0};
+            if (poll(&p, 1, 2000) <= 0) break;
+            const ssize_t r = recv(fd, out.data() + got, n - got, MSG_DONTWAIT);
+            if (r < 0 && errno == EAGAIN) continue;
+            if (r <= 0) break;
+            got += static_cast<size_t>(r);
+        }
+        out.resize(got);
+        return out;
+    }
+
+    // Full path for one connection: returns the decision; checks bytes and the released socket.
+    KernelDecision run(const std::vector<Bytes> &pieces, int pause_ms = 0) {
+        Fd c = connect_client();
+        uint64_t cookie = 0;
+        Fd s = accept_server(cookie);
+        EXPECT_TRUE(ks_->owns(cookie)) << "sockops did not insert the accepted socket";
+        Bytes all;
+        for (const auto &p : pieces) {
+            EXPECT_EQ(send(c.fd, p.data(), p.size(), 0), ssize_t(p.size()));
+            all.insert(all.end(), p.begin(), p.end());
+            if (pause_ms) std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+        }
+        auto d = wait_decision(cookie);
+        EXPECT_TRUE(d.has_value()) << "no decision on the ring buffer";
+        if (!d) return {};
+        // Everything the client sent so far is read while the socket is in the map.
+        Bytes got = read_exactly(s.fd, d->facts.record_bytes);
+        auto drained = ks_->drain_and_release(s.fd, cookie, got);
+        EXPECT_TRUE(drained.ok()) << (drained.ok() ? "" : drained.error());
+        EXPECT_EQ(got, all);
+        EXPECT_FALSE(ks_->owns(cookie));
+        // After release the socket is a plain socket again, both ways.
+        const std::string ping = "after-release";
+        EXPECT_EQ(send(c.fd, ping.data(), ping.size(), 0), ssize_t(ping.size()));
+        const Bytes back = read_exactly(s.fd, ping.size());
+        EXPECT_EQ(std::string(back.begin(), back.end()), ping);
+        EXPECT_EQ(send(s.fd, "pong", 4, 0), 4);
+        EXPECT_EQ(read_exactly(c.fd, 4), Bytes({'p', 'o', 'n', 'g'}));
+        return *d;
+    }
+
+    std::unique_ptr<KernelSteering> ks_;
+    Fd lsn_;
+    sockaddr_in addr_{};
+};
+
+TEST_F(Steering, ProgramsAreAttached) {
+    const auto a = ks_->attachment();
+    EXPECT_NE(a.sockops_prog_id, 0u);
+    EXPECT_NE(a.parser_prog_id, 0u);
+    EXPECT_NE(a.verdict_prog_id, 0u);
+}
+
+TEST_F(Steering, ExactRouteTls13) {
+    const auto before = ks_->counters();
+    const auto d = run({client_hello("A.Test")});
+    EXPECT_EQ(d.facts.status, CH_OK);
+    EXPECT_EQ(sni::sni_of(d.facts), "a.test");
+    EXPECT_EQ(d.route_id, 0);
+    EXPECT_EQ(d.listener_id, kListener);
+    const auto after = ks_->counters();
+    EXPECT_GT(after.inserted, before.inserted);
+    EXPECT_GT(after.decisions, before.decisions);
+    EXPECT_GT(after.by_route[0], before.by_route[0]);
+}
+
+TEST_F(Steering, WildcardMatchesOneLabelOnly) {
+    EXPECT_EQ(run({client_hello("x.w.test", TLS1_2_VERSION)}).route_id, 1);
+    EXPECT_EQ(run({client_hello("y.x.w.test")}).route_id, -1);
+    EXPECT_EQ(run({client_hello("w.test")}).route_id, -1);
+}
+
+TEST_F(Steering, RoutesAreScopedToTheListener) {
+    const auto d = run({client_hello("b.test")});  // b.test belongs to another listener
+    EXPECT_EQ(d.facts.status, CH_OK);
+    EXPECT_EQ(d.route_id, -1);
+}
+
+TEST_F(Steering, NoSni) {
+    const auto d = run({client_hello("")});
+    EXPECT_EQ(d.facts.status, CH_OK);
+    EXPECT_FALSE(d.facts.flags & CH_F_SNI);
+    EXPECT_EQ(d.route_id, -1);
+}
+
+TEST_F(Steering, SplitOverSegmentsWithPauses) {
+    const Bytes h = client_hello("a.test");
+    const size_t third = h.size() / 3;
+    const auto d = run({Bytes(h.begin(), h.begin() + 3), Bytes(h.begin() + 3, h.begin() + third),
+                        Bytes(h.begin() + third, h.end())},
+                       150);
+    EXPECT_EQ(d.facts.status, CH_OK);
+    EXPECT_EQ(d.route_id, 0);
+}
+
+TEST_F(Steering, OneByteRecords) {
+    const Bytes h = reframe(client_hello("a.test"), 1);
+    const auto d = run({h});
+    EXPECT_EQ(d.facts.status, CH_OK);
+    EXPECT_EQ(d.facts.record_bytes, h.size());
+    EXPECT_EQ(d.route_id, 0);
+}
+
+TEST_F(Steering, ClientHelloFollowedByMoreData) {
+    Bytes h = client_hello("a.test");
+    const size_t hello_len = h.size();
+    h.insert(h.end(), {0x17, 0x03, 0x03, 0x00, 0x01, 0x42});
+    const auto d = run({h});
+    EXPECT_EQ(d.facts.status, CH_OK);
+    EXPECT_EQ(d.facts.record_bytes, hello_len);
+}
+
+TEST_F(Steering, PlaintextHttpIsNotTls) {
+    const std::string http = "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n";
+    Fd c = connect_client();
+    uint64_t cookie = 0;
+    Fd s = accept_server(cookie);
+    send(c.fd, http.data(), http.size(), 0);
+    const auto d = wait_decision(cookie);
+    ASSERT_TRUE(d.has_value());
+    EXPECT_EQ(d->facts.status, CH_NOT_TLS);
+    Bytes got = read_exactly(s.fd, 1);
+    ASSERT_TRUE(ks_->drain_and_release(s.fd, cookie, got).ok());
+    EXPECT_EQ(got, Bytes(http.begin(), http.end()));
+}
+
+TEST_F(Steering, HelloBeforeAcceptIsParsedAfterKick) {
+    // The ClientHello is in the accept queue before accept(); kick() must make it parsed.
+    const Bytes h = client_hello("a.test");
+    Fd c = connect_client();
+    send(c.fd, h.data(), h.size(), 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    uint64_t cookie = 0;
+    Fd s = accept_server(cookie);
+    const auto d = wait_decision(cookie, 1000);
+    ASSERT_TRUE(d.has_value());
+    EXPECT_EQ(d->route_id, 0);
+    Bytes got = read_exactly(s.fd, h.size());
+    ASSERT_TRUE(ks_->drain_and_release(s.fd, cookie, got).ok());
+    EXPECT_EQ(got, h);
+}
+
+TEST_F(Steering, RouteTableSwitchIsWhole) {
+    ASSERT_TRUE(ks_->set_routes({{kListener, "c.test", 3}}).ok());
+    EXPECT_EQ(run({client_hello("c.test")}).route_id, 3);
+    EXPECT_EQ(run({client_hello("a.test")}).route_id, -1);
+}
+
+}  // namespace
