@@ -43,7 +43,7 @@ std::string errno_text(const std::string &what, int err) {
 
 // RAII for the few raw kernel objects libbpf does not own for us.
 class OwnedFd {
-public:
+  public:
     OwnedFd() = default;
     explicit OwnedFd(int fd) : fd_(fd) {}
     OwnedFd(OwnedFd &&o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
@@ -61,7 +61,7 @@ public:
         fd_ = -1;
     }
 
-private:
+  private:
     int fd_ = -1;
 };
 
@@ -175,9 +175,10 @@ KernelSteering::Result<std::unique_ptr<KernelSteering>> KernelSteering::open(
         return unexpected(std::string("sizing the BPF maps failed"));
 
     if (int err = steer__load(skel); err != 0)
-        return unexpected(errno_text("loading the BPF programs (verifier or missing kernel feature;"
-                                     " run with LIBBPF_LOG=1 for the verifier log)",
-                                     -err));
+        return unexpected(
+            errno_text("loading the BPF programs (verifier or missing kernel feature;"
+                       " run with LIBBPF_LOG=1 for the verifier log)",
+                       -err));
 
     const int map = bpf_map__fd(skel->maps.sock_hash);
     if (bpf_prog_attach(bpf_program__fd(skel->progs.steer_parser), map, BPF_SK_SKB_STREAM_PARSER,
@@ -190,13 +191,15 @@ KernelSteering::Result<std::unique_ptr<KernelSteering>> KernelSteering::open(
     impl->verdict_attached = true;
 
     impl->cgroup = OwnedFd(::open(cgroup_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (impl->cgroup.get() < 0) return unexpected(errno_text("opening cgroup " + cgroup_path, errno));
-    impl->sockops_link.reset(bpf_program__attach_cgroup(skel->progs.steer_sockops, impl->cgroup.get()));
+    if (impl->cgroup.get() < 0)
+        return unexpected(errno_text("opening cgroup " + cgroup_path, errno));
+    impl->sockops_link.reset(
+        bpf_program__attach_cgroup(skel->progs.steer_sockops, impl->cgroup.get()));
     if (!impl->sockops_link)
         return unexpected(errno_text("attaching sockops to cgroup " + cgroup_path, errno));
 
-    impl->ring.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), &Impl::on_event, impl.get(),
-                                      nullptr));
+    impl->ring.reset(
+        ring_buffer__new(bpf_map__fd(skel->maps.events), &Impl::on_event, impl.get(), nullptr));
     if (!impl->ring) return unexpected(errno_text("opening the ring buffer", errno));
 
     std::unique_ptr<KernelSteering> ks(new KernelSteering(std::move(impl)));
@@ -249,7 +252,8 @@ KernelSteering::Result<bool> KernelSteering::set_routes(const std::vector<Steeri
         std::memcpy(key.name, name.data(), name.size());
         const uint32_t rid = r.route_id;
         if (r.route_id >= impl_->max_routes)
-            return unexpected("route id " + std::to_string(r.route_id) + " exceeds the BPF table size");
+            return unexpected("route id " + std::to_string(r.route_id) +
+                              " exceeds the BPF table size");
         if (bpf_map_update_elem(table.get(), &key, &rid, BPF_NOEXIST) != 0)
             return unexpected(errno_text("adding route pattern '" + r.pattern + "'", errno));
     }
@@ -266,7 +270,9 @@ void KernelSteering::kick(int fd) {
     ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
 }
 
-int KernelSteering::event_fd() const { return ring_buffer__epoll_fd(impl_->ring.get()); }
+int KernelSteering::event_fd() const {
+    return ring_buffer__epoll_fd(impl_->ring.get());
+}
 
 int KernelSteering::consume(const std::function<void(const KernelDecision &)> &fn) {
     impl_->sink = &fn;

@@ -32,9 +32,9 @@ namespace sni::loader {
 struct KernelDecision {
     uint64_t cookie = 0;
     uint32_t listener_id = 0;
-    int32_t route_id = -1;   // -1: no route matched the SNI (or no SNI, or not a ClientHello)
-    uint64_t ktime_ns = 0;   // when the verdict ran (CLOCK_MONOTONIC)
-    ch_info facts{};         // the parser's full result
+    int32_t route_id = -1;  // -1: no route matched the SNI (or no SNI, or not a ClientHello)
+    uint64_t ktime_ns = 0;  // when the verdict ran (CLOCK_MONOTONIC)
+    ch_info facts{};        // the parser's full result
 };
 
 // A server-name pattern of a route, as the shared matcher normalizes it: "a.b" or "*.a.b".
@@ -62,7 +62,7 @@ struct SteeringCounters {
 };
 
 class KernelSteering {
-public:
+  public:
     using Error = std::string;
     template <typename T>
     using Result = config::Result<T, Error>;
@@ -116,7 +116,7 @@ public:
 
     struct Impl;
 
-private:
+  private:
     explicit KernelSteering(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };

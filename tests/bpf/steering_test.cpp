@@ -69,7 +69,7 @@ Bytes reframe(const Bytes &hello, size_t chunk) {
 }
 
 class Steering : public ::testing::Test {
-protected:
+  protected:
     static constexpr uint32_t kListener = 7;
 
     void SetUp() override {
@@ -93,8 +93,8 @@ protected:
         std::memcpy(&ss, &a, sizeof(a));
         auto r = ks_->add_listener(kListener, ss, CH_DEFAULT_CAP);
         ASSERT_TRUE(r.ok()) << r.error();
-        auto rr = ks_->set_routes({{kListener, "a.test", 0}, {kListener, "*.w.test", 1},
-                                   {kListener + 1, "b.test", 2}});
+        auto rr = ks_->set_routes(
+            {{kListener, "a.test", 0}, {kListener, "*.w.test", 1}, {kListener + 1, "b.test", 2}});
         ASSERT_TRUE(rr.ok()) << rr.error();
     }
 
