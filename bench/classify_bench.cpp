@@ -125,7 +125,11 @@ void BM_ClassifyBpf(benchmark::State &state) {
             ks.value()->consume(sink);
         }
         bytes.clear();
-        (void)ks.value()->drain_and_release(s, cookie, bytes);
+        while (ks.value()->drain(s, cookie, bytes).status ==
+               sni::loader::KernelSteering::Drain::kWaiting) {
+            pollfd p{s, POLLIN, 0};
+            poll(&p, 1, 10);
+        }
         close(s);
         close(c);
     }

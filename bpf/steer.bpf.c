@@ -4,12 +4,11 @@
  *
  *  sockops (cgroup, bpf_link): a passively established socket whose local address is one of our
  *      listeners goes into sock_hash, keyed by its cookie, with a steer_conn entry in conns.
- *  sk_skb stream parser: frames the whole ClientHello with the shared parser (clienthello.h),
- *      looks the SNI up in the route table and emits one steer_event on the ring buffer. It
- *      returns the length of the records that carry the ClientHello, 0 to wait for more, or the
- *      bytes available for anything else (the daemon closes those connections).
- *  sk_skb stream verdict: passes every message to the socket (the daemon reads the ClientHello
- *      while the socket is still in the map, then removes it) and counts.
+ *  sk_skb verdict (BPF_SK_SKB_VERDICT, no strparser): parses the first buffer the socket
+ *      receives with the shared parser (clienthello.h), looks the SNI up in the route table and
+ *      emits one steer_event on the ring buffer (NEED_MORE: the daemon finishes the parse).
+ *      Every buffer is passed to the socket and counted in steer_conn.framed; the daemon reads
+ *      them while the socket is still in the map, then removes it.
  *
  * See docs/architecture.md for the kernel facts this relies on.
  */
@@ -200,7 +199,7 @@ static __always_inline __s32 lookup_route(struct steer_scratch *s) {
     return rid ? (__s32)*rid : -1;
 }
 
-/* ---- stream parser ---------------------------------------------------------------------- */
+/* ---- verdict ---------------------------------------------------------------------------- */
 
 static __always_inline struct steer_scratch *scratch_enter(__u32 **depth_out) {
     __u32 zero = 0, slot;
@@ -215,8 +214,8 @@ static __always_inline struct steer_scratch *scratch_enter(__u32 **depth_out) {
     return s;
 }
 
-SEC("sk_skb/stream_parser")
-int steer_parser(struct __sk_buff *skb) {
+SEC("sk_skb") /* attached as BPF_SK_SKB_VERDICT */
+int steer_verdict(struct __sk_buff *skb) {
     __u64 cookie = bpf_get_socket_cookie(skb);
     __u32 skb_len = skb->len; /* read once: clang must not merge it with a map load */
     struct steer_conn *conn = bpf_map_lookup_elem(&conns, &cookie);
@@ -224,38 +223,41 @@ int steer_parser(struct __sk_buff *skb) {
     struct steer_scratch *s;
     __u32 *depth = 0;
     __u32 status;
-    int ret;
 
-    if (!conn) return skb_len;
-    /*
-     * After the ClientHello: frame one byte at a time. The message offset inside skb is not
-     * visible to the program on every kernel (the parser sees the whole buffer), and a length
-     * of 1 is always within what arrived; the daemon removes the socket right after reading the
-     * ClientHello, so this path carries at most the few bytes a client sends before a reply.
-     */
-    if (conn->decided) return 1;
+    if (c) __sync_fetch_and_add(&c->verdict_msgs, 1);
+    if (!conn) return SK_PASS;
+    /* After the first look: every byte goes on to the socket, counted for the daemon. */
+    if (conn->decided) {
+        __sync_fetch_and_add(&conn->framed, skb_len);
+        return SK_PASS;
+    }
 
     s = scratch_enter(&depth);
     if (!s) {
+        /* No scratch space: let the daemon parse (the bytes reach the socket all the same). */
         if (c) __sync_fetch_and_add(&c->nested_too_deep, 1);
-        return 0; /* parse again when more data arrives */
+        __sync_fetch_and_add(&conn->framed, skb_len);
+        return SK_PASS;
     }
     if (c) __sync_fetch_and_add(&c->parses, 1);
     conn->parses++;
 
+    /*
+     * The first buffer the socket receives is parsed whole: a ClientHello written in one go
+     * is in it (GRO and loopback deliver it as one skb). A partial one is deferred: the event
+     * says NEED_MORE, every byte is passed on, and the daemon finishes the parse on the bytes
+     * it reads. No partial message is ever held in the kernel (see docs/architecture.md).
+     */
     struct ch_ctx ctx = {.src = skb, .st = &s->st, .out = &s->ev.facts};
     status = ch_parse(&ctx, 0, skb_len, conn->cap);
-    if (status == CH_NEED_MORE) {
-        *depth -= 1;
-        return 0;
-    }
 
     s->ev.cookie = cookie;
     s->ev.ktime_ns = bpf_ktime_get_ns();
     s->ev.listener_id = conn->listener_id;
     s->ev.route_id = status == CH_OK ? lookup_route(s) : -1;
+    /* Before the event: userspace waits until it has read at least this much. */
+    __sync_fetch_and_add(&conn->framed, skb_len);
     conn->decided = 1;
-    ret = status == CH_OK ? (int)s->ev.facts.record_bytes : (int)skb_len;
 
     if (bpf_ringbuf_output(&events, &s->ev, sizeof(s->ev), 0)) {
         if (c) __sync_fetch_and_add(&c->ringbuf_full, 1);
@@ -270,20 +272,6 @@ int steer_parser(struct __sk_buff *skb) {
         }
     }
     *depth -= 1;
-    return ret;
-}
-
-SEC("sk_skb/stream_verdict")
-int steer_verdict(struct __sk_buff *skb) {
-    __u64 cookie = bpf_get_socket_cookie(skb);
-    struct steer_conn *conn = bpf_map_lookup_elem(&conns, &cookie);
-    struct steer_counters *c = ctrs();
-
-    if (conn) __sync_fetch_and_add(&conn->passed, skb->len);
-    if (c) {
-        __sync_fetch_and_add(&c->verdict_msgs, 1);
-        __sync_fetch_and_add(&c->verdict_bytes, skb->len);
-    }
     return SK_PASS;
 }
 

@@ -7,14 +7,14 @@
 
 #define STEER_MAX_CONNS 65536u
 #define STEER_MAX_LISTEN_ADDRS 256u
-#define STEER_NEST_SLOTS 4u    /* scratch slots per CPU: a softirq may preempt a strparser run */
+#define STEER_NEST_SLOTS 4u /* scratch slots per CPU: a softirq may preempt a verdict run */
 #define STEER_MAX_CPUS 1024u
 #define STEER_RINGBUF_BYTES (4u << 20)
 
 /* listen_addrs key: a local address we steer. addr all-zero = any address of the family. */
 struct steer_listen_key {
-    __u32 family; /* AF_INET or AF_INET6 */
-    __u32 port;   /* host byte order */
+    __u32 family;  /* AF_INET or AF_INET6 */
+    __u32 port;    /* host byte order */
     __u32 addr[4]; /* network byte order; IPv4 in addr[0] */
 };
 
@@ -27,9 +27,9 @@ struct steer_listen_val {
 struct steer_conn {
     __u32 listener_id;
     __u32 cap;
-    __u32 decided;  /* the ClientHello was framed and its decision emitted */
-    __u32 parses;   /* stream parser calls before the decision */
-    __u64 passed;   /* bytes the verdict passed to the socket */
+    __u32 decided; /* the ClientHello was framed and its decision emitted */
+    __u32 parses;  /* parses before the decision (0 or 1) */
+    __u64 framed;  /* bytes the verdict passed to the socket (set before the event) */
 };
 
 /* Route table key (inner hash of the routes array-of-maps). */
@@ -61,7 +61,6 @@ struct steer_counters {
     __u64 nested_too_deep;
     __u64 parses;
     __u64 verdict_msgs;
-    __u64 verdict_bytes;
 };
 
 #endif /* SNI_STEER_TYPES_H */

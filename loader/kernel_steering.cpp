@@ -7,7 +7,6 @@
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <linux/tcp.h>  // tcp_info with tcpi_bytes_received (glibc's is older)
-#include <poll.h>
 #include <sys/ioctl.h>
 #include <linux/capability.h>
 #include <sys/stat.h>
@@ -103,7 +102,7 @@ struct KernelSteering::Impl {
     OwnedFd cgroup;
     std::string cgroup_path;
     uint32_t max_routes = 1;
-    bool parser_attached = false, verdict_attached = false;
+    bool verdict_attached = false;
     const std::function<void(const KernelDecision &)> *sink = nullptr;
 
     ~Impl() {
@@ -113,10 +112,7 @@ struct KernelSteering::Impl {
             const int map = bpf_map__fd(skel->maps.sock_hash);
             if (verdict_attached)
                 bpf_prog_detach2(bpf_program__fd(skel->progs.steer_verdict), map,
-                                 BPF_SK_SKB_STREAM_VERDICT);
-            if (parser_attached)
-                bpf_prog_detach2(bpf_program__fd(skel->progs.steer_parser), map,
-                                 BPF_SK_SKB_STREAM_PARSER);
+                                 BPF_SK_SKB_VERDICT);
         }
     }
 
@@ -181,13 +177,9 @@ KernelSteering::Result<std::unique_ptr<KernelSteering>> KernelSteering::open(
                        -err));
 
     const int map = bpf_map__fd(skel->maps.sock_hash);
-    if (bpf_prog_attach(bpf_program__fd(skel->progs.steer_parser), map, BPF_SK_SKB_STREAM_PARSER,
-                        0) != 0)
-        return unexpected(errno_text("attaching the stream parser to the SOCKHASH", errno));
-    impl->parser_attached = true;
-    if (bpf_prog_attach(bpf_program__fd(skel->progs.steer_verdict), map, BPF_SK_SKB_STREAM_VERDICT,
-                        0) != 0)
-        return unexpected(errno_text("attaching the stream verdict to the SOCKHASH", errno));
+    if (bpf_prog_attach(bpf_program__fd(skel->progs.steer_verdict), map, BPF_SK_SKB_VERDICT, 0) !=
+        0)
+        return unexpected(errno_text("attaching the skb verdict to the SOCKHASH", errno));
     impl->verdict_attached = true;
 
     impl->cgroup = OwnedFd(::open(cgroup_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -310,35 +302,45 @@ bool read_available(int fd, std::vector<uint8_t> &bytes) {
 
 }  // namespace
 
-KernelSteering::Result<bool> KernelSteering::drain_and_release(int fd, uint64_t cookie,
-                                                               std::vector<uint8_t> &bytes) {
-    using config::unexpected;
-    const int conns_fd = bpf_map__fd(impl_->skel->maps.conns);
-    // Read until we hold everything the verdict passed to the socket; what it passes is in the
-    // psock's queue within microseconds, so a few short polls are enough.
-    for (int attempt = 0; attempt < 50; attempt++) {
-        if (!read_available(fd, bytes)) break;
-        steer_conn conn{};
-        if (bpf_map_lookup_elem(conns_fd, &cookie, &conn) != 0) break;
-        if (conn.passed <= bytes.size()) break;
-        pollfd p{fd, POLLIN, 0};
-        ::poll(&p, 1, 2);
+namespace {
+
+uint64_t tcp_bytes_received(int fd) {
+    tcp_info info{};
+    socklen_t len = sizeof(info);
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return 0;
+    return info.tcpi_bytes_received;
+}
+
+}  // namespace
+
+KernelSteering::DrainResult KernelSteering::drain(int fd, uint64_t cookie,
+                                                  std::vector<uint8_t> &bytes) {
+    const bool open = read_available(fd, bytes);
+    steer_conn conn{};
+    if (bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.conns), &cookie, &conn) == 0 && open) {
+        // framed is set before the decision is emitted and grows with every byte framed after
+        // it; the verdict queues each framed byte on the socket right after. Let go only when
+        // everything TCP received was framed and everything framed was read: then the psock
+        // holds nothing that its removal could drop.
+        if (conn.framed == 0 || bytes.size() < conn.framed) return {Drain::kWaiting, {}};
+        if (tcp_bytes_received(fd) > conn.framed) return {Drain::kWaiting, {}};
     }
     release(cookie);
     read_available(fd, bytes);
 
-    tcp_info info{};
-    socklen_t len = sizeof(info);
-    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return true;
+    const uint64_t received = tcp_bytes_received(fd);
     int queued = 0;
-    if (::ioctl(fd, FIONREAD, &queued) != 0) queued = 0;
+    // FIONREAD is rcv_nxt - copied_seq; kernels that consumed part of the stream through the
+    // stream parser can leave copied_seq ahead and report a negative count: that is nothing
+    // queued, not a loss.
+    if (::ioctl(fd, FIONREAD, &queued) != 0 || queued < 0) queued = 0;
     // bytes_received was read first, so queued can only have grown since: a positive gap is
     // a certain loss, never a false alarm.
     const uint64_t accounted = bytes.size() + static_cast<uint64_t>(queued);
-    if (info.tcpi_bytes_received > accounted)
-        return unexpected(std::to_string(info.tcpi_bytes_received - accounted) +
-                          " bytes sent during the handoff were lost in the psock");
-    return true;
+    if (received > accounted)
+        return {Drain::kLost, std::to_string(received - accounted) +
+                                  " bytes sent during the handoff were lost in the psock"};
+    return {};
 }
 
 SteeringCounters KernelSteering::counters() const {
@@ -358,7 +360,6 @@ SteeringCounters KernelSteering::counters() const {
             out.nested_too_deep += c.nested_too_deep;
             out.parses += c.parses;
             out.verdict_msgs += c.verdict_msgs;
-            out.verdict_bytes += c.verdict_bytes;
         }
     }
     out.by_route.assign(impl_->max_routes, 0);
@@ -375,7 +376,6 @@ SteeringCounters KernelSteering::counters() const {
 KernelSteering::Attachment KernelSteering::attachment() const {
     Attachment a;
     a.sockops_prog_id = prog_id(bpf_program__fd(impl_->skel->progs.steer_sockops));
-    a.parser_prog_id = prog_id(bpf_program__fd(impl_->skel->progs.steer_parser));
     a.verdict_prog_id = prog_id(bpf_program__fd(impl_->skel->progs.steer_verdict));
     a.cgroup = impl_->cgroup_path;
     return a;

@@ -46,18 +46,17 @@ struct SteeringRoute {
 
 // Kernel-side counters, summed over CPUs.
 struct SteeringCounters {
-    uint64_t inserted = 0;         // sockets put into the SOCKHASH by sockops
-    uint64_t insert_failed = 0;    // sockets sockops could not insert (the daemon classifies
-                                   // them in userspace: see owns())
-    uint64_t decisions = 0;        // decisions emitted on the ring buffer
-    uint64_t by_status[5] = {};    // decisions by ch_status
-    uint64_t routed = 0;           // decisions with a route
-    uint64_t ringbuf_full = 0;     // decisions that could not be delivered (the daemon's
-                                   // client_hello_timeout closes those connections)
-    uint64_t nested_too_deep = 0;  // parser runs deferred: no free scratch slot on the CPU
-    uint64_t parses = 0;           // stream parser runs that parsed (one per segment burst)
-    uint64_t verdict_msgs = 0;     // messages the verdict passed to sockets
-    uint64_t verdict_bytes = 0;
+    uint64_t inserted = 0;           // sockets put into the SOCKHASH by sockops
+    uint64_t insert_failed = 0;      // sockets sockops could not insert (the daemon classifies
+                                     // them in userspace: see owns())
+    uint64_t decisions = 0;          // decisions emitted on the ring buffer
+    uint64_t by_status[5] = {};      // decisions by ch_status
+    uint64_t routed = 0;             // decisions with a route
+    uint64_t ringbuf_full = 0;       // decisions that could not be delivered (the daemon's
+                                     // client_hello_timeout closes those connections)
+    uint64_t nested_too_deep = 0;    // parser runs deferred: no free scratch slot on the CPU
+    uint64_t parses = 0;             // stream parser runs that parsed (one per segment burst)
+    uint64_t verdict_msgs = 0;       // messages the verdict passed to sockets
     std::vector<uint64_t> by_route;  // decisions per route id
 };
 
@@ -99,17 +98,24 @@ class KernelSteering {
     // its per-connection kernel state. Safe to call for a cookie the kernel never saw.
     void release(uint64_t cookie);
 
-    // The handoff step of the BPF path: appends to `bytes` everything readable on fd (at least
-    // all the verdict passed to it) while the socket is still in the map, removes it (release),
-    // and then verifies from TCP's own count that no byte was left behind in the psock. An error
-    // means bytes the client sent during the handoff were lost: close the connection.
-    Result<bool> drain_and_release(int fd, uint64_t cookie, std::vector<uint8_t> &bytes);
+    // The handoff step of the BPF path, non-blocking. Appends to `bytes` what is readable on fd
+    // while the socket is still in the map. The decision is emitted by the stream parser just
+    // before the verdict queues the message, so the bytes may not be there yet: kWaiting means
+    // "call again when fd is readable". Once everything the verdict passed has been read, the
+    // socket is removed from the map (release) and TCP's own count proves no byte was left
+    // behind in the psock: kDone, or kLost (close the connection; `error` says how many).
+    enum class Drain { kDone, kWaiting, kLost };
+    struct DrainResult {
+        Drain status = Drain::kDone;
+        std::string error;
+    };
+    DrainResult drain(int fd, uint64_t cookie, std::vector<uint8_t> &bytes);
 
     SteeringCounters counters() const;
 
     // Proof that the BPF path is live: program ids and attach state, for status and tests.
     struct Attachment {
-        uint32_t sockops_prog_id = 0, parser_prog_id = 0, verdict_prog_id = 0;
+        uint32_t sockops_prog_id = 0, verdict_prog_id = 0;
         std::string cgroup;
     };
     Attachment attachment() const;
