@@ -1,0 +1,160 @@
+#include "common/prefix_bio.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+namespace sni {
+
+namespace {
+
+struct PrefixState {
+    std::vector<std::uint8_t> bytes;
+    std::size_t off = 0;
+
+    std::size_t remaining() const { return bytes.size() - off; }
+};
+
+PrefixState *state_of(BIO *b) {
+    return static_cast<PrefixState *>(BIO_get_data(b));
+}
+
+int prefix_create(BIO *b) {
+    BIO_set_data(b, nullptr);
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+int prefix_destroy(BIO *b) {
+    if (b == nullptr) return 0;
+    delete state_of(b);
+    BIO_set_data(b, nullptr);
+    BIO_set_init(b, 0);
+    return 1;
+}
+
+int prefix_read_ex(BIO *b, char *out, size_t len, size_t *read) {
+    *read = 0;
+    BIO_clear_retry_flags(b);
+    PrefixState *s = state_of(b);
+    if (s != nullptr && s->remaining() > 0) {
+        const std::size_t n = std::min(len, s->remaining());
+        std::memcpy(out, s->bytes.data() + s->off, n);
+        s->off += n;
+        *read = n;
+        if (s->remaining() == 0) {
+            s->bytes.clear();
+            s->bytes.shrink_to_fit();
+            s->off = 0;
+        }
+        return 1;
+    }
+    BIO *next = BIO_next(b);
+    if (next == nullptr) return 0;
+    const int ret = BIO_read_ex(next, out, len, read);
+    BIO_copy_next_retry(b);
+    return ret;
+}
+
+int prefix_write_ex(BIO *b, const char *in, size_t len, size_t *written) {
+    *written = 0;
+    BIO_clear_retry_flags(b);
+    BIO *next = BIO_next(b);
+    if (next == nullptr) return 0;
+    const int ret = BIO_write_ex(next, in, len, written);
+    BIO_copy_next_retry(b);
+    return ret;
+}
+
+long prefix_ctrl(BIO *b, int cmd, long num, void *ptr) {
+    PrefixState *s = state_of(b);
+    BIO *next = BIO_next(b);
+    const std::size_t left = s != nullptr ? s->remaining() : 0;
+    switch (cmd) {
+        case BIO_CTRL_PENDING: {
+            const long below = next != nullptr ? BIO_ctrl(next, cmd, num, ptr) : 0;
+            return static_cast<long>(left) + (below > 0 ? below : 0);
+        }
+        case BIO_CTRL_EOF:
+            if (left > 0) return 0;
+            break;
+        case BIO_CTRL_DUP:
+            return 0;  // not supported: the prefix is consumed once
+        default:
+            break;
+    }
+    if (next == nullptr) return 0;
+    return BIO_ctrl(next, cmd, num, ptr);
+}
+
+long prefix_callback_ctrl(BIO *b, int cmd, BIO_info_cb *fp) {
+    BIO *next = BIO_next(b);
+    if (next == nullptr) return 0;
+    return BIO_callback_ctrl(next, cmd, fp);
+}
+
+int prefix_gets(BIO *b, char *buf, int size) {
+    // Line reads are not used on TLS streams; read byte by byte through read_ex.
+    if (size <= 0) return 0;
+    int i = 0;
+    while (i < size - 1) {
+        size_t got = 0;
+        if (prefix_read_ex(b, buf + i, 1, &got) <= 0 || got == 0) break;
+        if (buf[i++] == '\n') break;
+    }
+    buf[i] = '\0';
+    return i;
+}
+
+}  // namespace
+
+PrefixBioMethod::PrefixBioMethod() {
+    const int index = BIO_get_new_index();
+    if (index == -1) return;
+    type_ = index | BIO_TYPE_FILTER;
+    method_ = BIO_meth_new(type_, "sni prefix filter");
+    if (method_ == nullptr) return;
+    if (!BIO_meth_set_create(method_, prefix_create) ||
+        !BIO_meth_set_destroy(method_, prefix_destroy) ||
+        !BIO_meth_set_read_ex(method_, prefix_read_ex) ||
+        !BIO_meth_set_write_ex(method_, prefix_write_ex) ||
+        !BIO_meth_set_ctrl(method_, prefix_ctrl) ||
+        !BIO_meth_set_callback_ctrl(method_, prefix_callback_ctrl) ||
+        !BIO_meth_set_gets(method_, prefix_gets)) {
+        BIO_meth_free(method_);
+        method_ = nullptr;
+    }
+}
+
+PrefixBioMethod::~PrefixBioMethod() {
+    if (method_ != nullptr) BIO_meth_free(method_);
+}
+
+BioPtr PrefixBioMethod::make(std::span<const std::uint8_t> prefix) const {
+    if (method_ == nullptr) return nullptr;
+    BioPtr b(BIO_new(method_));
+    if (!b) return nullptr;
+    auto s = std::make_unique<PrefixState>();
+    s->bytes.assign(prefix.begin(), prefix.end());
+    BIO_set_data(b.get(), s.release());  // freed by prefix_destroy
+    return b;
+}
+
+BioPtr make_prefixed_socket_bio(const PrefixBioMethod &method, std::span<const std::uint8_t> prefix,
+                                int fd) {
+    BioPtr filter = method.make(prefix);
+    if (!filter) return nullptr;
+    BIO *sock = BIO_new_socket(fd, BIO_NOCLOSE);
+    if (sock == nullptr) return nullptr;
+    BIO_push(filter.get(), sock);  // the filter now owns sock (BIO_free_all frees the chain)
+    return filter;
+}
+
+std::size_t PrefixBioMethod::remaining(BIO *filter) const {
+    if (filter == nullptr || method_ == nullptr || BIO_method_type(filter) != type_) return 0;
+    const PrefixState *s = state_of(filter);
+    return s != nullptr ? s->remaining() : 0;
+}
+
+}  // namespace sni

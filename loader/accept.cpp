@@ -1,0 +1,129 @@
+// Daemon: accepting connections (and shedding them when the process is out of fds).
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "loader/daemon.hpp"
+
+namespace sni::loader {
+
+namespace {
+
+constexpr int kAcceptBatch = 64;  // per wake-up, so one busy listener cannot starve the rest
+
+std::uint64_t monotonic_ns() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u +
+           static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace
+
+void Daemon::on_listener_ready(std::size_t socket_index) {
+    if (socket_index >= sockets_.size()) return;
+    const int lfd = sockets_[socket_index].fd.get();
+    for (int i = 0; i < kAcceptBatch; ++i) {
+        sockaddr_storage peer{};
+        socklen_t peer_len = sizeof peer;
+        const int fd = ::accept4(lfd, reinterpret_cast<sockaddr *>(&peer), &peer_len,
+                                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            start_connection(socket_index, UniqueFd(fd), peer, peer_len);
+            continue;
+        }
+        const int err = errno;
+        if (err == EAGAIN) return;
+        if (err == EINTR || err == ECONNABORTED) continue;
+        if (err == EMFILE || err == ENFILE) {
+            shed_one(lfd);
+            if (!reserve_fd_) {
+                // Cannot even shed: stop listening until the next housekeeping tick instead of
+                // spinning on a readable listener.
+                socket_paused_[socket_index] = true;
+                loop_.modify(lfd, 0, Token{TokenKind::kListener, socket_index});
+                return;
+            }
+            continue;
+        }
+        ++counters_.accept_errors;
+        if (accept_log_limit_.allow(Clock::now()))
+            log_.error("accept failed", {log::kv("addr", sockets_[socket_index].address),
+                                         log::kv("error", std::strerror(err))});
+        return;
+    }
+}
+
+// Out of fds: give up the reserve fd, accept the excess connection and close it at once, take
+// the reserve back. The client sees a close instead of a connection stuck in the backlog.
+void Daemon::shed_one(int listen_fd) {
+    if (!reserve_fd_) reserve_fd_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!reserve_fd_) return;
+    reserve_fd_.reset();
+    const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0) {
+        ::close(fd);
+        ++counters_.accept_shed;
+    }
+    reserve_fd_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (accept_log_limit_.allow(Clock::now()))
+        log_.warn("out of file descriptors: connection accepted and closed",
+                  {log::kv("shed_total", counters_.accept_shed)});
+}
+
+void Daemon::start_connection(std::size_t socket_index, UniqueFd fd, const sockaddr_storage &peer,
+                              socklen_t peer_len) {
+    const ListenerSocket &ls = sockets_[socket_index];
+    ++counters_.accepted;
+    Connection c;
+    c.id = next_conn_id_++;
+    c.listener_id = ls.listener_id;
+    c.accepted_ns = monotonic_ns();
+    c.client = peer;
+    c.client_len = peer_len;
+    c.local_len = sizeof c.local;
+    if (::getsockname(fd.get(), reinterpret_cast<sockaddr *>(&c.local), &c.local_len) != 0) {
+        c.local = ls.local;
+        c.local_len = ls.local_len;
+    }
+    socklen_t cookie_len = sizeof c.cookie;
+    if (::getsockopt(fd.get(), SOL_SOCKET, SO_COOKIE, &c.cookie, &cookie_len) != 0) c.cookie = 0;
+    c.fd = std::move(fd);
+
+    bool bpf = classifier_.bpf != nullptr;
+    if (bpf && !classifier_.bpf->steering().owns(c.cookie)) {
+        ++counters_.bpf_not_owned;  // the kernel did not take it: classify it here
+        bpf = false;
+    }
+    c.in_steering = bpf;
+    // Userspace: wait for bytes. BPF: the kernel reads them; only watch for the peer leaving.
+    const std::uint32_t events = bpf ? EPOLLRDHUP : (EPOLLIN | EPOLLRDHUP);
+    const int err = loop_.add(c.fd.get(), events, Token{TokenKind::kConnection, c.id});
+    if (err != 0) {
+        ++counters_.accept_errors;
+        if (accept_log_limit_.allow(Clock::now()))
+            log_.error("epoll add connection failed", {log::kv("error", std::strerror(err))});
+        return;
+    }
+    if (log_.enabled(log::Level::kDebug))
+        log_.debug("accepted", {log::kv("conn", c.id), log::kv("client", sockaddr_to_string(peer)),
+                                log::kv("listener", config_.listeners[c.listener_id].name),
+                                log::kv("cookie", c.cookie)});
+    const std::uint64_t id = c.id;
+    deadlines_[c.listener_id].push(id, Clock::now());
+    Connection &conn = conns_.insert(std::move(c));
+
+    if (bpf) {
+        BpfClassifier::kick(conn.fd.get());
+        if (auto parked = classifier_.bpf->claim(conn.cookie)) {
+            ++counters_.bpf_early_decisions;
+            apply_kernel_decision(conn, *parked);
+        }
+    }
+}
+
+}  // namespace sni::loader

@@ -1,0 +1,328 @@
+// Daemon: the life of a connection after accept(): classification (userspace peek, or the
+// kernel's decision), the policy decision, reading the ClientHello bytes, and the handoff.
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/tls_alert.hpp"
+#include "loader/daemon.hpp"
+
+namespace sni::loader {
+
+namespace {
+
+std::uint64_t Counters::*counter_of(Verdict v) {
+    switch (v) {
+        case Verdict::kRouted:
+            return &Counters::routed;
+        case Verdict::kDefaultUnknownSni:
+            return &Counters::default_unknown_sni;
+        case Verdict::kDefaultNoSni:
+            return &Counters::default_no_sni;
+        case Verdict::kRejectUnknownSni:
+            return &Counters::rejected_unknown_sni;
+        case Verdict::kRejectNoSni:
+            return &Counters::rejected_no_sni;
+        case Verdict::kNotTls:
+            return &Counters::not_tls;
+        case Verdict::kMalformed:
+            return &Counters::malformed;
+        case Verdict::kTooBig:
+            return &Counters::too_big;
+    }
+    return &Counters::malformed;
+}
+
+void set_rcvlowat(Connection &conn, std::uint32_t value) {
+    if (conn.rcvlowat == value) return;
+    const int v = static_cast<int>(value);
+    if (::setsockopt(conn.fd.get(), SOL_SOCKET, SO_RCVLOWAT, &v, sizeof v) == 0)
+        conn.rcvlowat = value;
+}
+
+// Reads and drops what the client sent (at most `max` bytes, without blocking), so that the
+// close that follows is a FIN after our alert rather than a reset for unread data.
+void discard_input(int fd, std::size_t max) {
+    std::uint8_t buf[4096];
+    std::size_t total = 0;
+    while (total < max) {
+        const ssize_t n = ::recv(fd, buf, std::min(sizeof buf, max - total), MSG_DONTWAIT);
+        if (n <= 0) return;
+        total += static_cast<std::size_t>(n);
+    }
+}
+
+}  // namespace
+
+void Daemon::on_connection_event(std::uint64_t id, std::uint32_t events) {
+    Connection *conn = conns_.find(id);
+    if (conn == nullptr) return;
+    const bool hung_up = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+
+    if (conn->state == ConnState::kReading) {
+        continue_reading(*conn);
+        return;
+    }
+    if (conn->state == ConnState::kDraining) {
+        take_from_kernel(*conn);
+        return;
+    }
+    if (conn->state == ConnState::kDeferred) {
+        continue_deferred(*conn);
+        return;
+    }
+
+    if (conn->in_steering) {
+        // Only hang-ups are watched while the kernel classifies. Its decision for a complete
+        // ClientHello was made before the FIN was processed, so look at the ring buffer first.
+        on_steering_ready();
+        conn = conns_.find(id);
+        if (conn == nullptr || conn->state != ConnState::kClassifying) return;
+        if (hung_up) close_connection(id, &Counters::closed_early, "closed before ClientHello");
+        return;
+    }
+
+    const auto r = userspace_->peek(conn->fd.get(), conn->listener_id, hung_up);
+    switch (r.status) {
+        case UserspaceClassifier::Status::kNeedMore:
+            // Sleep until the whole ClientHello (or at least what is known to be missing) is
+            // there, instead of waking up for every segment.
+            if (r.need > 0)
+                set_rcvlowat(*conn, std::min(r.need, userspace_->cap(conn->listener_id)));
+            return;
+        case UserspaceClassifier::Status::kPeerClosed:
+            close_connection(id, &Counters::closed_early, "closed before ClientHello");
+            return;
+        case UserspaceClassifier::Status::kError:
+            close_connection(id, &Counters::read_error, std::strerror(r.err));
+            return;
+        case UserspaceClassifier::Status::kFinal:
+            break;
+    }
+    const ch_info &facts = *r.facts;
+    std::optional<RouteId> matched;
+    if (facts.status == CH_OK && (facts.flags & CH_F_SNI))
+        matched = routes_.lookup(conn->listener_id, sni_of(facts));
+    decide_and_act(*conn, facts, matched);
+}
+
+void Daemon::on_steering_ready() {
+    if (!classifier_.bpf) return;
+    const auto now = Clock::now();
+    for (const KernelDecision &d : classifier_.bpf->drain()) {
+        ++counters_.bpf_decisions;
+        Connection *conn = conns_.find_by_cookie(d.cookie);
+        if (conn == nullptr) {
+            classifier_.bpf->park(d, now);  // accept() has not returned this socket yet
+            continue;
+        }
+        if (conn->state != ConnState::kClassifying || !conn->in_steering) continue;
+        apply_kernel_decision(*conn, d);
+    }
+}
+
+void Daemon::apply_kernel_decision(Connection &conn, const KernelDecision &d) {
+    if (d.listener_id != conn.listener_id) {
+        ++counters_.bpf_listener_mismatch;
+        log_.warn("kernel decision for another listener",
+                  {log::kv("conn", conn.id), log::kv("kernel_listener", d.listener_id),
+                   log::kv("listener", conn.listener_id)});
+    }
+    if (d.facts.status == CH_NEED_MORE) {
+        // The kernel's first look saw part of the ClientHello; it now passes every byte on
+        // and the parse finishes here, on the bytes read from the socket.
+        ++counters_.bpf_deferred;
+        conn.state = ConnState::kDeferred;
+        conn.hello.clear();
+        loop_.modify(conn.fd.get(), EPOLLIN | EPOLLRDHUP, Token{TokenKind::kConnection, conn.id});
+        continue_deferred(conn);
+        return;
+    }
+    std::optional<RouteId> matched;
+    if (d.route_id >= 0 && static_cast<std::size_t>(d.route_id) < config_.routes.size())
+        matched = static_cast<RouteId>(d.route_id);
+    decide_and_act(conn, d.facts, matched);
+}
+
+// BPF path, deferred: read (not peek: the bytes sit in the psock, which a peek does not
+// drain) and parse what has arrived, until the ClientHello is whole.
+void Daemon::continue_deferred(Connection &conn) {
+    std::uint8_t buf[16384];
+    bool eof = false;
+    for (;;) {
+        const ssize_t n = ::recv(conn.fd.get(), buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0) {
+            conn.hello.insert(conn.hello.end(), buf, buf + n);
+            if (conn.hello.size() > handoff::kMaxHelloBytes) break;
+            continue;
+        }
+        if (n == 0) {
+            eof = true;
+            break;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        close_connection(conn.id, &Counters::read_error, std::strerror(errno));
+        return;
+    }
+    const ch_info &facts = userspace_->parse(conn.listener_id, conn.hello);
+    if (facts.status == CH_NEED_MORE) {
+        if (eof) close_connection(conn.id, &Counters::closed_early, "closed before ClientHello");
+        return;
+    }
+    std::optional<RouteId> matched;
+    if (facts.status == CH_OK && (facts.flags & CH_F_SNI))
+        matched = routes_.lookup(conn.listener_id, sni_of(facts));
+    decide_and_act(conn, facts, matched);
+}
+
+void Daemon::decide_and_act(Connection &conn, const ch_info &facts,
+                            std::optional<RouteId> matched) {
+    const Decision decision = decide(policies_[conn.listener_id], facts, matched);
+    const std::uint64_t id = conn.id;
+    if (facts.status == CH_NOT_TLS && facts.reason < CH_R__COUNT)
+        ++counters_.not_tls_by_reason[facts.reason];
+    if (facts.status == CH_MALFORMED && facts.reason < CH_R__COUNT)
+        ++counters_.malformed_by_reason[facts.reason];
+
+    if (!decision.hands_off()) {
+        discard_input(conn.fd.get(), config_.listeners[conn.listener_id].max_client_hello);
+        if (decision.alert) send_fatal_alert(conn.fd.get(), *decision.alert);
+        if (log_.enabled(log::Level::kDebug) && peer_log_limit_.allow(Clock::now()))
+            log_.debug(
+                "connection rejected",
+                {log::kv("conn", id), log::kv("verdict", verdict_name(decision.verdict)),
+                 log::kv("status", status_name(facts.status)),
+                 log::kv("reason", reason_name(facts.reason)), log::kv("sni", sni_of(facts))});
+        close_connection(id, counter_of(decision.verdict), verdict_name(decision.verdict));
+        return;
+    }
+    ++(counters_.*counter_of(decision.verdict));
+    conn.decision = decision;
+    conn.facts = facts;
+    if (conn.state != ConnState::kDeferred) conn.hello.clear();  // deferred: already read
+    if (conn.in_steering) {
+        take_from_kernel(conn);
+        return;
+    }
+    conn.state = ConnState::kReading;
+    conn.hello.reserve(facts.record_bytes);
+    continue_reading(conn);
+}
+
+// BPF path: read everything the kernel passed to the socket (the ClientHello and whatever
+// followed it) while it is still in the map, take it out, then hand off.
+void Daemon::take_from_kernel(Connection &conn) {
+    const std::uint64_t id = conn.id;
+    const auto drained = classifier_.bpf->steering().drain(conn.fd.get(), conn.cookie, conn.hello);
+    if (drained.status == KernelSteering::Drain::kWaiting) {
+        // The verdict has not queued the bytes yet: wait for them (level-triggered EPOLLIN).
+        if (conn.state != ConnState::kDraining) {
+            conn.state = ConnState::kDraining;
+            loop_.modify(conn.fd.get(), EPOLLIN | EPOLLRDHUP, Token{TokenKind::kConnection, id});
+        }
+        return;
+    }
+    conn.in_steering = false;
+    if (drained.status == KernelSteering::Drain::kLost) {
+        if (peer_log_limit_.allow(Clock::now()))
+            log_.warn("bytes lost leaving the kernel classifier, connection closed",
+                      {log::kv("conn", id), log::kv("error", drained.error)});
+        close_connection(id, &Counters::bpf_handoff_loss, "bytes lost in the psock");
+        return;
+    }
+    if (conn.hello.size() < conn.facts.record_bytes) {
+        close_connection(id, &Counters::closed_early, "ClientHello bytes missing");
+        return;
+    }
+    if (conn.hello.size() > handoff::kMaxHelloBytes) {
+        close_connection(id, &Counters::handoff_error, "too many bytes after the ClientHello");
+        return;
+    }
+    hand_off(id);
+}
+
+// Reads exactly record_bytes: the records that carry the ClientHello. Whatever follows them
+// stays in the socket for the worker.
+void Daemon::continue_reading(Connection &conn) {
+    const std::uint32_t want = conn.facts.record_bytes;
+    if (want == 0 || want > CH_MAX_CAP) {
+        close_connection(conn.id, &Counters::malformed, "bad record_bytes");
+        return;
+    }
+    std::uint8_t buf[4096];
+    while (conn.hello.size() < want) {
+        const std::size_t ask = std::min<std::size_t>(sizeof buf, want - conn.hello.size());
+        const ssize_t n = ::recv(conn.fd.get(), buf, ask, MSG_DONTWAIT);
+        if (n > 0) {
+            conn.hello.insert(conn.hello.end(), buf, buf + n);
+            continue;
+        }
+        if (n == 0) {
+            close_connection(conn.id, &Counters::closed_early, "closed while reading ClientHello");
+            return;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) {
+            // Not all there yet (the peek saw them, so this is unexpected): wait for them.
+            set_rcvlowat(conn, 1);
+            loop_.modify(conn.fd.get(), EPOLLIN | EPOLLRDHUP,
+                         Token{TokenKind::kConnection, conn.id});
+            return;
+        }
+        close_connection(conn.id, &Counters::read_error, std::strerror(errno));
+        return;
+    }
+    hand_off(conn.id);
+}
+
+void Daemon::hand_off(std::uint64_t id) {
+    Connection conn = conns_.take(id);
+    if (!conn.fd) return;
+    loop_.remove(conn.fd.get());
+    set_rcvlowat(conn, 1);  // the worker must see every byte as soon as it arrives
+
+    PendingHandoff h;
+    h.meta.conn_id = conn.id;
+    h.meta.cookie = conn.cookie;
+    h.meta.accepted_ns = conn.accepted_ns;
+    h.meta.route_id = conn.decision.route;
+    h.meta.listener_id = conn.listener_id;
+    h.meta.outcome = conn.decision.outcome();
+    h.meta.classifier = classifier_.kind;
+    h.meta.client = conn.client;
+    h.meta.client_len = conn.client_len;
+    h.meta.local = conn.local;
+    h.meta.local_len = conn.local_len;
+    h.meta.facts = conn.facts;
+    h.hello = std::move(conn.hello);
+    h.conn = std::move(conn.fd);
+    if (log_.enabled(log::Level::kDebug))
+        log_.debug("classified",
+                   {log::kv("conn", id), log::kv("verdict", verdict_name(conn.decision.verdict)),
+                    log::kv("route", config_.routes[conn.decision.route].name),
+                    log::kv("sni", sni_of(conn.facts)), log::kv("bytes", h.hello.size())});
+    pools_->dispatch(pools_->pool_of_route(conn.decision.route), std::move(h));
+}
+
+void Daemon::close_connection(std::uint64_t id, std::uint64_t Counters::*counter,
+                              std::string_view reason) {
+    Connection conn = conns_.take(id);
+    if (!conn.fd) return;
+    loop_.remove(conn.fd.get());
+    if (conn.in_steering && classifier_.bpf) classifier_.bpf->release(conn.cookie);
+    ++(counters_.*counter);
+    if (log_.enabled(log::Level::kDebug) && peer_log_limit_.allow(Clock::now()))
+        log_.debug("connection closed", {log::kv("conn", id), log::kv("reason", reason)});
+    // conn.fd closes here
+}
+
+void Daemon::on_listener_timer(std::uint32_t listener_id) {
+    if (listener_id >= deadlines_.size()) return;
+    for (const auto id : deadlines_[listener_id].expire(Clock::now()))
+        if (conns_.find(id) != nullptr)
+            close_connection(id, &Counters::timeout, "no ClientHello within client_hello_timeout");
+}
+
+}  // namespace sni::loader

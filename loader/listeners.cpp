@@ -1,0 +1,107 @@
+#include "loader/listeners.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/config_values.hpp"
+
+namespace sni::loader {
+
+namespace {
+
+config::Result<ListenerSocket, std::string> bind_one(std::uint32_t listener_id,
+                                                     const config::SocketAddress &a) {
+    const std::string text = config::to_string(a);
+    auto fail = [&](std::string what) {
+        return config::unexpected("listener address " + text + ": " + std::move(what));
+    };
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    int family = 0;
+    switch (a.kind) {
+        case config::AddressKind::kIpv4: {
+            auto *sin = reinterpret_cast<sockaddr_in *>(&ss);
+            sin->sin_family = AF_INET;
+            sin->sin_port = htons(a.port);
+            if (::inet_pton(AF_INET, a.host.c_str(), &sin->sin_addr) != 1)
+                return fail("not an IPv4 address");
+            len = sizeof(sockaddr_in);
+            family = AF_INET;
+            break;
+        }
+        case config::AddressKind::kIpv6: {
+            auto *sin6 = reinterpret_cast<sockaddr_in6 *>(&ss);
+            sin6->sin6_family = AF_INET6;
+            sin6->sin6_port = htons(a.port);
+            if (::inet_pton(AF_INET6, a.host.c_str(), &sin6->sin6_addr) != 1)
+                return fail("not an IPv6 address");
+            len = sizeof(sockaddr_in6);
+            family = AF_INET6;
+            break;
+        }
+        case config::AddressKind::kInterface:
+            return fail("binding to a network interface is not supported yet");
+        case config::AddressKind::kHostname:
+            return fail("a host name cannot be bound");
+    }
+
+    UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd) return fail(std::string("socket: ") + std::strerror(errno));
+    const int one = 1;
+    if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
+        return fail(std::string("SO_REUSEADDR: ") + std::strerror(errno));
+    if (family == AF_INET6 &&
+        ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0)
+        return fail(std::string("IPV6_V6ONLY: ") + std::strerror(errno));
+    if (::bind(fd.get(), reinterpret_cast<const sockaddr *>(&ss), len) != 0)
+        return fail(std::string("bind: ") + std::strerror(errno));
+    if (::listen(fd.get(), SOMAXCONN) != 0)
+        return fail(std::string("listen: ") + std::strerror(errno));
+
+    ListenerSocket ls;
+    ls.listener_id = listener_id;
+    ls.address = text;
+    ls.local_len = sizeof ls.local;
+    if (::getsockname(fd.get(), reinterpret_cast<sockaddr *>(&ls.local), &ls.local_len) != 0)
+        return fail(std::string("getsockname: ") + std::strerror(errno));
+    ls.fd = std::move(fd);
+    return ls;
+}
+
+}  // namespace
+
+config::Result<std::vector<ListenerSocket>, std::string> bind_listeners(
+    const config::Config &config) {
+    std::vector<ListenerSocket> out;
+    for (std::uint32_t id = 0; id < config.listeners.size(); ++id) {
+        for (const auto &address : config.listeners[id].bind) {
+            auto bound = bind_one(id, address);
+            if (!bound)
+                return config::unexpected("listener " + config.listeners[id].name + ": " +
+                                          std::move(bound).error());
+            out.push_back(std::move(bound).value());
+        }
+    }
+    return out;
+}
+
+std::string sockaddr_to_string(const sockaddr_storage &addr) {
+    char host[INET6_ADDRSTRLEN] = {};
+    if (addr.ss_family == AF_INET) {
+        const auto *sin = reinterpret_cast<const sockaddr_in *>(&addr);
+        ::inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
+        return std::string(host) + ":" + std::to_string(ntohs(sin->sin_port));
+    }
+    if (addr.ss_family == AF_INET6) {
+        const auto *sin6 = reinterpret_cast<const sockaddr_in6 *>(&addr);
+        ::inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
+        return "[" + std::string(host) + "]:" + std::to_string(ntohs(sin6->sin6_port));
+    }
+    return "?";
+}
+
+}  // namespace sni::loader

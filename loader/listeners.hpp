@@ -1,0 +1,33 @@
+// Binding the configured listener addresses: one non-blocking TCP listening socket per bind
+// address (IPv4 or IPv6, SO_REUSEADDR; IPv6 sockets are IPV6_V6ONLY so [::]:p and 0.0.0.0:p
+// can coexist). Interface binds ("eth0:443") are not supported yet.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/config_result.hpp"
+#include "common/config_types.hpp"
+#include "common/fd.hpp"
+
+namespace sni::loader {
+
+struct ListenerSocket {
+    std::uint32_t listener_id = 0;  // index in config.listeners
+    std::string address;            // as configured, for logs ("127.0.0.1:443")
+    sockaddr_storage local{};       // the bound address (getsockname)
+    socklen_t local_len = 0;
+    UniqueFd fd;
+};
+
+// All or nothing: the first failure is returned (and every socket bound so far closed).
+config::Result<std::vector<ListenerSocket>, std::string> bind_listeners(
+    const config::Config &config);
+
+// "127.0.0.1:443" / "[::1]:443" for a sockaddr; "?" for other families.
+std::string sockaddr_to_string(const sockaddr_storage &addr);
+
+}  // namespace sni::loader

@@ -1,0 +1,320 @@
+#include "loader/pool.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+
+#include "common/config_query.hpp"
+
+namespace sni::loader {
+
+namespace {
+
+std::string describe_exit(int status) {
+    if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) return std::string("signal ") + ::strsignal(WTERMSIG(status));
+    return "status " + std::to_string(status);
+}
+
+long long ms(Pools::Clock::duration d) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
+
+}  // namespace
+
+config::Result<Pools, std::string> Pools::create(const config::Config &config,
+                                                 std::string worker_bin, std::string config_path,
+                                                 EventLoop &loop, const log::Logger &log,
+                                                 Counters &counters) {
+    const int tfd = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (tfd < 0) return config::unexpected(std::string("timerfd_create: ") + std::strerror(errno));
+    Pools p(loop, log, counters, UniqueFd(tfd));
+    p.worker_bin_ = std::move(worker_bin);
+    p.config_path_ = std::move(config_path);
+    for (const auto &pc : config.pools) {
+        Pool pool;
+        pool.name = pc.name;
+        const unsigned n = std::max(1u, config::effective_workers(pc));
+        pool.workers.resize(n);
+        for (unsigned i = 0; i < n; ++i) pool.workers[i].index = i;
+        p.pools_.push_back(std::move(pool));
+    }
+    for (const auto &route : config.routes) {
+        std::uint32_t idx = 0;
+        for (std::uint32_t i = 0; i < config.pools.size(); ++i)
+            if (config.pools[i].name == route.pool) idx = i;
+        p.route_pool_.push_back(idx);
+    }
+    return p;
+}
+
+Pools::~Pools() = default;
+
+config::Result<bool, std::string> Pools::start_all() {
+    for (std::uint32_t p = 0; p < pools_.size(); ++p) {
+        for (std::uint32_t w = 0; w < pools_[p].workers.size(); ++w) {
+            auto r = start(p, w);
+            if (!r) return r;
+        }
+    }
+    return true;
+}
+
+config::Result<bool, std::string> Pools::start(std::uint32_t pool, std::uint32_t worker) {
+    Worker &w = pools_[pool].workers[worker];
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return config::unexpected(std::string("socketpair: ") + std::strerror(errno));
+    UniqueFd ours(sv[0]);
+    UniqueFd theirs(sv[1]);
+    handoff::configure_channel(ours.get());
+    handoff::configure_channel(theirs.get());
+    const int flags = ::fcntl(ours.get(), F_GETFL);
+    ::fcntl(ours.get(), F_SETFL, flags | O_NONBLOCK);
+
+    SpawnSpec spec{worker_bin_, {"--pool", pools_[pool].name, "--config", config_path_}};
+    auto pid = spawn_worker(spec, theirs.get());
+    if (!pid) {
+        ++counters_->worker_spawn_errors;
+        return config::unexpected(std::move(pid).error());
+    }
+    theirs.reset();  // the child has its copy
+
+    w.pid = pid.value();
+    w.channel = std::move(ours);
+    w.channel_id = next_channel_id_++;
+    w.want_out = false;
+    w.started = Clock::now();
+    w.restart_at.reset();
+    channels_[w.channel_id] = {pool, worker};
+    loop_->add(w.channel.get(), EPOLLRDHUP, Token{TokenKind::kChannel, w.channel_id});
+    ++counters_->worker_starts;
+    log_->info("worker started", {log::kv("pool", pools_[pool].name), log::kv("worker", worker),
+                                  log::kv("pid", w.pid)});
+    return true;
+}
+
+std::optional<std::uint32_t> Pools::pick(std::uint32_t pool) {
+    Pool &p = pools_[pool];
+    const std::size_t n = p.workers.size();
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t idx = (p.next + i) % n;
+        const Worker &w = p.workers[idx];
+        if (w.pid > 0 && w.channel && w.queue.size() < kMaxQueuePerWorker) {
+            p.next = (idx + 1) % n;
+            return static_cast<std::uint32_t>(idx);
+        }
+    }
+    return std::nullopt;  // everyone alive is full, or nobody is alive
+}
+
+void Pools::dispatch(std::uint32_t pool, PendingHandoff h) {
+    if (stopping_) {
+        ++counters_->shutdown;
+        return;
+    }
+    const auto idx = pick(pool);
+    if (!idx) {
+        bool any_alive = false;
+        for (const Worker &w : pools_[pool].workers) any_alive |= (w.pid > 0 && w.channel.valid());
+        if (any_alive) {
+            ++counters_->handoff_overflow;
+            log_->warn("handoff queue full, connection closed",
+                       {log::kv("pool", pools_[pool].name), log::kv("conn", h.meta.conn_id)});
+        } else {
+            ++counters_->no_worker;
+            log_->warn("no worker running, connection closed",
+                       {log::kv("pool", pools_[pool].name), log::kv("conn", h.meta.conn_id)});
+        }
+        return;  // h.conn closes here
+    }
+    Worker &w = pools_[pool].workers[*idx];
+    w.queue.push_back(std::move(h));
+    flush(pool, *idx);
+}
+
+void Pools::flush(std::uint32_t pool, std::uint32_t worker) {
+    Worker &w = pools_[pool].workers[worker];
+    while (!w.queue.empty() && w.channel) {
+        PendingHandoff &h = w.queue.front();
+        const auto r = handoff::send_handoff(w.channel.get(), h.meta, h.hello, h.conn.get());
+        if (r.status == handoff::SendStatus::kSent) {
+            ++counters_->handed_off;
+            log_->debug("handed off",
+                        {log::kv("conn", h.meta.conn_id), log::kv("pool", pools_[pool].name),
+                         log::kv("worker", worker), log::kv("route", h.meta.route_id)});
+            w.queue.pop_front();  // closes our copy of the connection
+            continue;
+        }
+        if (r.status == handoff::SendStatus::kWouldBlock) break;
+        if (r.status == handoff::SendStatus::kPeerGone) {
+            log_->warn("worker channel closed", {log::kv("pool", pools_[pool].name),
+                                                 log::kv("worker", worker), log::kv("pid", w.pid)});
+            worker_down(pool, worker);
+            return;
+        }
+        ++counters_->handoff_error;
+        log_->error("handoff failed",
+                    {log::kv("conn", h.meta.conn_id), log::kv("pool", pools_[pool].name),
+                     log::kv("error", std::strerror(r.err))});
+        w.queue.pop_front();
+    }
+    update_interest(w);
+}
+
+void Pools::update_interest(Worker &w) {
+    if (!w.channel) return;
+    const bool want = !w.queue.empty();
+    if (want == w.want_out) return;
+    w.want_out = want;
+    loop_->modify(w.channel.get(), EPOLLRDHUP | (want ? EPOLLOUT : 0u),
+                  Token{TokenKind::kChannel, w.channel_id});
+}
+
+void Pools::on_channel_event(std::uint64_t channel_id, std::uint32_t events) {
+    const auto it = channels_.find(channel_id);
+    if (it == channels_.end()) return;
+    const auto [pool, worker] = it->second;
+    Worker &w = pools_[pool].workers[worker];
+    if (events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
+        log_->warn("worker channel closed", {log::kv("pool", pools_[pool].name),
+                                             log::kv("worker", worker), log::kv("pid", w.pid)});
+        worker_down(pool, worker);
+        return;
+    }
+    if (events & EPOLLOUT) flush(pool, worker);
+}
+
+void Pools::close_channel(Worker &w) {
+    if (!w.channel) return;
+    loop_->remove(w.channel.get());
+    channels_.erase(w.channel_id);
+    w.channel.reset();
+    w.want_out = false;
+}
+
+// The worker cannot take handoffs any more: its channel is gone. The process is told to stop
+// (it is restarted when it has exited) and its queue goes to the other workers.
+void Pools::worker_down(std::uint32_t pool, std::uint32_t worker) {
+    Worker &w = pools_[pool].workers[worker];
+    close_channel(w);
+    if (w.pid > 0) ::kill(w.pid, SIGTERM);
+    std::deque<PendingHandoff> orphans;
+    orphans.swap(w.queue);
+    for (auto &h : orphans) dispatch(pool, std::move(h));
+}
+
+bool Pools::on_child_exit(pid_t pid, int wait_status) {
+    for (std::uint32_t p = 0; p < pools_.size(); ++p) {
+        for (std::uint32_t i = 0; i < pools_[p].workers.size(); ++i) {
+            Worker &w = pools_[p].workers[i];
+            if (w.pid != pid) continue;
+            ++counters_->worker_exits;
+            w.pid = -1;
+            worker_down(p, i);
+            if (stopping_) {
+                log_->info("worker stopped",
+                           {log::kv("pool", pools_[p].name), log::kv("worker", i),
+                            log::kv("pid", pid), log::kv("status", describe_exit(wait_status))});
+                return true;
+            }
+            schedule_restart(w, Clock::now());
+            log_->warn("worker exited",
+                       {log::kv("pool", pools_[p].name), log::kv("worker", i), log::kv("pid", pid),
+                        log::kv("status", describe_exit(wait_status)),
+                        log::kv("restart_in_ms", ms(*w.restart_at - Clock::now()))});
+            return true;
+        }
+    }
+    return false;
+}
+
+void Pools::schedule_restart(Worker &w, Clock::time_point now) {
+    if (now - w.started >= kStableRun) w.backoff = kFirstBackoff;
+    w.restart_at = now + w.backoff;
+    w.backoff = std::min<Clock::duration>(w.backoff * 2, kMaxBackoff);
+    arm_timer();
+}
+
+void Pools::arm_timer() {
+    std::optional<Clock::time_point> first;
+    for (const Pool &p : pools_)
+        for (const Worker &w : p.workers)
+            if (w.restart_at && (!first || *w.restart_at < *first)) first = w.restart_at;
+    itimerspec spec{};
+    if (first) {
+        const auto ns =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(first->time_since_epoch()).count();
+        spec.it_value.tv_sec = static_cast<time_t>(ns / 1000000000);
+        spec.it_value.tv_nsec = static_cast<long>(ns % 1000000000);
+        if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
+    }
+    ::timerfd_settime(timer_.get(), TFD_TIMER_ABSTIME, &spec, nullptr);
+}
+
+void Pools::on_timer() {
+    std::uint64_t ticks;
+    while (::read(timer_.get(), &ticks, sizeof ticks) < 0 && errno == EINTR) {
+    }
+    if (stopping_) return;
+    const auto now = Clock::now();
+    for (std::uint32_t p = 0; p < pools_.size(); ++p) {
+        for (std::uint32_t i = 0; i < pools_[p].workers.size(); ++i) {
+            Worker &w = pools_[p].workers[i];
+            if (!w.restart_at || *w.restart_at > now) continue;
+            w.restart_at.reset();
+            auto r = start(p, i);
+            if (!r) {
+                log_->error("worker restart failed",
+                            {log::kv("pool", pools_[p].name), log::kv("worker", i),
+                             log::kv("error", r.error())});
+                w.started = now;
+                schedule_restart(w, now);
+            }
+        }
+    }
+    arm_timer();
+}
+
+std::vector<pid_t> Pools::stop() {
+    stopping_ = true;
+    std::vector<pid_t> pids;
+    for (Pool &p : pools_) {
+        for (Worker &w : p.workers) {
+            counters_->shutdown += w.queue.size();
+            w.queue.clear();
+            close_channel(w);
+            w.restart_at.reset();
+            if (w.pid > 0) {
+                ::kill(w.pid, SIGTERM);
+                pids.push_back(w.pid);
+            }
+        }
+    }
+    arm_timer();
+    return pids;
+}
+
+std::vector<pid_t> Pools::pids() const {
+    std::vector<pid_t> out;
+    for (const Pool &p : pools_)
+        for (const Worker &w : p.workers)
+            if (w.pid > 0) out.push_back(w.pid);
+    return out;
+}
+
+std::size_t Pools::running() const {
+    std::size_t n = 0;
+    for (const Pool &p : pools_)
+        for (const Worker &w : p.workers) n += w.pid > 0;
+    return n;
+}
+
+}  // namespace sni::loader

@@ -1,0 +1,27 @@
+// Starting one worker process: fork + exec of the worker binary with the worker's end of its
+// handoff channel as fd 3 (env SNI_HANDOFF_FD=3) and args `--pool NAME --config FILE`. The child
+// gets SIGTERM if the daemon dies (PR_SET_PDEATHSIG). An exec failure is reported back to the
+// parent through a close-on-exec pipe, so "no such worker binary" is an error here, not a
+// mysterious exit later.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "common/config_result.hpp"
+
+namespace sni::loader {
+
+inline constexpr int kHandoffFd = 3;
+
+struct SpawnSpec {
+    std::string binary;
+    std::vector<std::string> args;  // without argv[0]
+};
+
+// `channel_fd` becomes the child's fd 3. Returns the child's pid.
+config::Result<pid_t, std::string> spawn_worker(const SpawnSpec &spec, int channel_fd);
+
+}  // namespace sni::loader

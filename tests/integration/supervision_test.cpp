@@ -1,0 +1,109 @@
+// Worker supervision (a killed worker is restarted, traffic keeps flowing) and running out of
+// file descriptors (excess connections are shed, the daemon neither spins nor stops serving).
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <thread>
+
+#include "splitter_fixture.hpp"
+
+namespace sni::itest {
+namespace {
+
+class SupervisionTest : public SplitterTest {};
+
+TEST_P(SupervisionTest, KilledWorkerIsRestartedAndTrafficFlows) {
+    // Let every worker start up (3 = 2 in pool default + 1 in pool tls).
+    ASSERT_TRUE(daemon_->wait_log(
+        [](const std::string &l) { return count_of(l, "msg=\"worker running\"") >= 3; }, 5s));
+    const auto workers = daemon_->children();
+    ASSERT_EQ(workers.size(), 3u);
+    const std::size_t started_before = count_of(daemon_->log(), "msg=\"worker started\"");
+
+    // A process this test started (the daemon) started it: end it by its PID.
+    ASSERT_EQ(::kill(workers.front(), SIGKILL), 0);
+    ASSERT_TRUE(daemon_->wait_log(
+        [&](const std::string &l) {
+            return l.find("msg=\"worker exited\"") != std::string::npos &&
+                   count_of(l, "msg=\"worker started\"") == started_before + 1;
+        },
+        5s))
+        << "no restart";
+    for (int i = 0; i < 20; ++i)
+        expect_echo("127.0.0.1", main_port_,
+                    {build_client_hello({.sni = "p" + std::to_string(1 + i % 3) + ".test"})}, 0ms,
+                    random_payload(512, static_cast<std::uint32_t>(i)));
+    EXPECT_EQ(daemon_->children().size(), 3u);
+}
+
+TEST_P(SupervisionTest, WorkersAreStoppedWithTheDaemon) {
+    ASSERT_TRUE(daemon_->wait_log(
+        [](const std::string &l) { return count_of(l, "msg=\"worker running\"") >= 3; }, 5s));
+    const auto workers = daemon_->children();
+    ASSERT_EQ(workers.size(), 3u);
+    EXPECT_EQ(daemon_->stop(), 0);
+    for (const pid_t pid : workers) {
+        // Reaped by the daemon before it exited: the pid is gone (or reused by someone else,
+        // which is not our child's name).
+        std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+        std::string name;
+        comm >> name;
+        EXPECT_NE(name, "sni-test-worker") << pid;
+    }
+    EXPECT_EQ(count_of(daemon_->log(), "msg=\"worker stopped\""), 3u);
+}
+
+class FdLimitTest : public SplitterTest {
+  protected:
+    std::optional<unsigned> daemon_fd_limit() const override { return 96; }
+};
+
+long cpu_ticks(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string s((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    const auto close = s.rfind(')');
+    if (close == std::string::npos) return -1;
+    std::istringstream rest(s.substr(close + 2));
+    std::string field;
+    long utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+        if (i == 14) utime = std::stol(field);
+        if (i == 15) stime = std::stol(field);
+    }
+    return utime + stime;
+}
+
+TEST_P(FdLimitTest, ExcessConnectionsAreShedWithoutSpinning) {
+    std::vector<UniqueFd> silent;
+    for (int i = 0; i < 150; ++i) {
+        UniqueFd fd = connect_tcp("127.0.0.1", main_port_);
+        ASSERT_TRUE(fd.valid());
+        silent.push_back(std::move(fd));
+    }
+    // Some were closed right away (shed), the rest are held until their timeout.
+    std::this_thread::sleep_for(300ms);
+    const long before = cpu_ticks(daemon_->pid());
+    std::this_thread::sleep_for(500ms);
+    const long after = cpu_ticks(daemon_->pid());
+    const long hz = ::sysconf(_SC_CLK_TCK);
+    EXPECT_LT(after - before, hz / 4) << "the daemon burns CPU while out of fds";
+
+    for (auto &fd : silent) EXPECT_TRUE(read_until_close(fd.get(), 3s).closed);
+    silent.clear();
+    // Everything timed out or was shed: the daemon serves again.
+    expect_echo("127.0.0.1", main_port_, {build_client_hello({.sni = "p1.test"})}, 0ms,
+                random_payload(100, 1));
+    EXPECT_EQ(daemon_->stop(), 0);
+    const std::string log = daemon_->log();
+    EXPECT_EQ(log.find(" accept_shed=0 "), std::string::npos) << "nothing was shed";
+    EXPECT_NE(log.find("out of file descriptors"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(Classifiers, SupervisionTest, SNI_CLASSIFIERS, classifier_name);
+INSTANTIATE_TEST_SUITE_P(Classifiers, FdLimitTest, SNI_CLASSIFIERS, classifier_name);
+
+}  // namespace
+}  // namespace sni::itest

@@ -1,0 +1,143 @@
+#include "workers/backend_tls.hpp"
+
+#include <arpa/inet.h>
+#include <openssl/x509v3.h>
+
+#include "workers/spki_pin.hpp"
+#include "workers/tls_params.hpp"
+
+namespace sni::worker {
+
+namespace {
+
+bool is_ip_literal(const std::string &name) {
+    unsigned char buf[16];
+    return ::inet_pton(AF_INET, name.c_str(), buf) == 1 ||
+           ::inet_pton(AF_INET6, name.c_str(), buf) == 1;
+}
+
+}  // namespace
+
+config::Result<std::unique_ptr<BackendTls>, std::string> BackendTls::create(
+    const config::Route &route) {
+    auto fail = [&](const std::string &what) {
+        return config::unexpected("route " + route.name + ": backend TLS: " + what);
+    };
+    if (!route.backend.tls) return fail("no backend tls settings");
+    const config::BackendTls &tls = *route.backend.tls;
+
+    std::unique_ptr<BackendTls> self(new BackendTls(tls, route.backend.servers.size()));
+    self->ctx_.reset(SSL_CTX_new(TLS_client_method()));
+    SSL_CTX *ctx = self->ctx_.get();
+    if (ctx == nullptr) return fail("SSL_CTX_new: " + take_openssl_errors());
+
+    // TLS 1.0/1.1 need level 0 in OpenSSL 3 (the validator insists on it; be safe anyway).
+    std::optional<int> level = tls.security_level;
+    if (!level && tls.min_version < config::TlsVersion::kTls1_2) level = 0;
+    if (auto err = apply_versions_and_ciphers(ctx, tls.min_version, tls.max_version, level,
+                                              tls.ciphers, tls.ciphersuites);
+        !err.empty())
+        return fail(err);
+
+    if (tls.verify.enabled) {
+        const bool loaded = tls.verify.ca.empty()
+                                ? SSL_CTX_set_default_verify_paths(ctx) == 1
+                                : SSL_CTX_load_verify_file(ctx, tls.verify.ca.c_str()) == 1;
+        if (!loaded) return fail("CA " + tls.verify.ca + ": " + take_openssl_errors());
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+        for (const auto &pin : tls.verify.pin_sha256) self->pins_.push_back(normalize_pin(pin));
+        SSL_CTX_set_cert_verify_callback(ctx, &BackendTls::on_verify, self.get());
+    } else {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+    }
+    if (tls.client_certificate) {
+        if (auto err =
+                load_certificate(ctx, tls.client_certificate->cert, tls.client_certificate->key);
+            !err.empty())
+            return fail("client certificate: " + err);
+    }
+    SSL_CTX_set_options(
+        ctx, SSL_OP_ENABLE_KTLS | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                              SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, &BackendTls::on_new_session);
+    return self;
+}
+
+std::string BackendTls::sni_for(std::string_view client_sni) const {
+    switch (tls_.sni_mode) {
+        case config::BackendSni::kNone:
+            return "";
+        case config::BackendSni::kFixed:
+            return tls_.sni;
+        case config::BackendSni::kClient:
+            return std::string(client_sni);
+    }
+    return "";
+}
+
+config::Result<SslPtr, std::string> BackendTls::new_ssl(int fd, BackendSslState &state,
+                                                        std::string_view client_alpn) {
+    SslPtr ssl(SSL_new(ctx_.get()));
+    if (!ssl) return config::unexpected("SSL_new: " + take_openssl_errors());
+    BIO *bio = BIO_new_socket(fd, BIO_NOCLOSE);
+    if (bio == nullptr) return config::unexpected("BIO_new_socket: " + take_openssl_errors());
+    SSL_set_bio(ssl.get(), bio, bio);
+    SSL_set_connect_state(ssl.get());
+    SSL_set_app_data(ssl.get(), &state);
+
+    if (!state.sni.empty() && SSL_set_tlsext_host_name(ssl.get(), state.sni.c_str()) != 1)
+        return config::unexpected("SNI \"" + state.sni + "\": " + take_openssl_errors());
+    if (tls_.verify.enabled) {
+        const std::string &name = tls_.verify.name.empty() ? state.sni : tls_.verify.name;
+        if (!name.empty()) {
+            X509_VERIFY_PARAM *param = SSL_get0_param(ssl.get());
+            const bool ok = is_ip_literal(name)
+                                ? X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str()) == 1
+                                : SSL_set1_host(ssl.get(), name.c_str()) == 1;
+            if (!ok) return config::unexpected("verify name \"" + name + "\" rejected");
+            SSL_set_hostflags(ssl.get(), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        }
+    }
+    std::vector<std::uint8_t> alpn;
+    if (tls_.alpn_mode == config::BackendAlpn::kForward) {
+        if (!client_alpn.empty()) alpn = alpn_wire({std::string(client_alpn)});
+    } else {
+        alpn = alpn_wire(tls_.alpn);
+    }
+    if (!alpn.empty() &&
+        SSL_set_alpn_protos(ssl.get(), alpn.data(), static_cast<unsigned>(alpn.size())) != 0)
+        return config::unexpected("ALPN: " + take_openssl_errors());
+    if (SSL_SESSION *cached = sessions_.find(state.server, state.sni))
+        SSL_set_session(ssl.get(), cached);
+    return ssl;
+}
+
+// The chain check as usual, then the SPKI pins (when configured) on the leaf.
+int BackendTls::on_verify(X509_STORE_CTX *store, void *arg) {
+    const auto *self = static_cast<const BackendTls *>(arg);
+    const int ok = X509_verify_cert(store);
+    if (ok <= 0 || self->pins_.empty()) return ok;
+    X509 *leaf = X509_STORE_CTX_get0_cert(store);
+    if (leaf != nullptr && pin_matches(leaf, self->pins_)) return 1;
+    X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+    auto *ssl =
+        static_cast<SSL *>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    if (ssl != nullptr) {
+        if (auto *state = static_cast<BackendSslState *>(SSL_get_app_data(ssl)))
+            state->verify_note =
+                "certificate key " + (leaf ? spki_sha256_hex(leaf) : "") + " matches no pin_sha256";
+    }
+    return 0;
+}
+
+// Keeps the newest session per server (TLS 1.3 tickets arrive after the handshake).
+int BackendTls::on_new_session(SSL *ssl, SSL_SESSION *session) {
+    auto *state = static_cast<BackendSslState *>(SSL_get_app_data(ssl));
+    if (state == nullptr || state->cache == nullptr) return 0;
+    state->cache->store(state->server, state->sni, SslSessionPtr(session));
+    return 1;  // we own the reference now
+}
+
+}  // namespace sni::worker

@@ -1,0 +1,53 @@
+// The backend-facing TLS of one reencrypt route: one client SSL_CTX built once at start
+// (versions incl. TLS 1.0/1.1 at security level 0, ciphers, verification against the CA file,
+// optional SPKI SHA-256 pins checked in the verify callback, optional client certificate, kTLS
+// enabled), plus a per-server session cache so repeat connections resume.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/config_result.hpp"
+#include "common/config_types.hpp"
+#include "workers/ossl.hpp"
+#include "workers/session_cache.hpp"
+
+namespace sni::worker {
+
+class BackendTls {
+  public:
+    static config::Result<std::unique_ptr<BackendTls>, std::string> create(
+        const config::Route &route);
+
+    BackendTls(const BackendTls &) = delete;
+    BackendTls &operator=(const BackendTls &) = delete;
+
+    // The SNI to send for a client that sent `client_sni` ("" = none).
+    std::string sni_for(std::string_view client_sni) const;
+
+    // A client SSL over `fd` (not owned) for server `state.server`: SNI `state.sni`, the name
+    // check, ALPN (`client_alpn` = the protocol negotiated with the client, for `forward`) and
+    // the cached session. `state` must outlive the SSL.
+    config::Result<SslPtr, std::string> new_ssl(int fd, BackendSslState &state,
+                                                std::string_view client_alpn);
+
+    SessionCache &sessions() { return sessions_; }
+
+  private:
+    explicit BackendTls(const config::BackendTls &tls, std::size_t servers)
+        : tls_(tls), sessions_(servers) {}
+
+    static int on_verify(X509_STORE_CTX *store, void *arg);
+    static int on_new_session(SSL *ssl, SSL_SESSION *session);
+
+    config::BackendTls tls_;
+    std::vector<std::string> pins_;  // normalized
+    SslCtxPtr ctx_;
+    SessionCache sessions_;
+};
+
+}  // namespace sni::worker

@@ -1,0 +1,254 @@
+#include "workers/connection.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "common/clienthello.hpp"
+#include "common/config_enums.hpp"
+#include "workers/backend_addrs.hpp"
+
+namespace sni::worker {
+
+namespace {
+
+std::string mode_name(config::RouteMode mode) {
+    for (const auto &e : config::kRouteModeNames)
+        if (e.value == mode) return std::string(e.name);
+    return "unknown";
+}
+
+std::string join(const std::vector<std::string> &items) {
+    std::string out;
+    for (const auto &s : items) out += (out.empty() ? "" : ",") + s;
+    return out;
+}
+
+}  // namespace
+
+Connection::Connection(ConnEnv &env, RouteRuntime &route, handoff::Received received,
+                       std::uint64_t id)
+    : env_(env),
+      route_(route),
+      handoff_(received.handoff),
+      hello_(std::move(received.hello)),
+      id_(id) {
+    const int fd = received.conn.get();
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    client_.set_fd(std::move(received.conn));
+
+    stats_.conn_id = handoff_.conn_id;
+    stats_.route = route_.route->name;
+    stats_.mode = mode_name(route_.route->mode);
+    stats_.client_addr = address_text(handoff_.client, handoff_.client_len);
+    stats_.sni = std::string(sni_of(handoff_.facts));
+    stats_.offered_alpn = join(alpn_protocols(handoff_.facts));
+}
+
+Connection::~Connection() {
+    if (!finished_) finish("worker exit", true, Clock::now());
+}
+
+void Connection::start(Clock::time_point now) {
+    started_ = last_activity_ = now;
+    if (route_.route->mode != config::RouteMode::kPassthrough) {
+        if (!setup_client_tls()) {
+            finish("client TLS setup failed", true, now);
+            return;
+        }
+        drive_client_handshake(now);  // reads the ClientHello, then waits at the gate
+        if (finished_) return;
+    } else {
+        client_ready_ = true;
+    }
+    connect_next(now);
+    advance(now);
+}
+
+void Connection::on_event(LegId leg, std::uint32_t events, Clock::time_point now) {
+    if (finished_) return;
+    last_activity_ = now;
+    if (leg == LegId::kBackend && backend_state_ == Backend::kConnecting) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (::getsockopt(backend_.fd(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+        if (err == 0 && !(events & EPOLLOUT)) err = ECONNRESET;  // HUP/ERR without an error
+        sockaddr_storage peer{};
+        socklen_t peer_len = sizeof peer;
+        const bool still_connecting =
+            err == 0 &&
+            ::getpeername(backend_.fd(), reinterpret_cast<sockaddr *>(&peer), &peer_len) != 0 &&
+            errno == ENOTCONN;
+        if (!still_connecting) on_connect_result(err, now);
+    }
+    advance(now);
+}
+
+void Connection::on_timer(Clock::time_point now) {
+    if (finished_) return;
+    if (establishing() && now >= connect_deadline_) {
+        if (backend_state_ == Backend::kConnecting) {
+            connect_failed("connect timeout", now);
+            advance(now);
+        } else {
+            finish(backend_state_ == Backend::kHandshake ? "backend TLS handshake timeout"
+                                                         : "backend write timeout",
+                   true, now);
+        }
+        return;
+    }
+    if (now >= last_activity_ + route_.route->idle_timeout) finish("idle timeout", true, now);
+}
+
+void Connection::resume(Clock::time_point now) {
+    wants_resume_ = false;
+    advance(now);
+}
+
+void Connection::abort(const std::string &reason, Clock::time_point now) {
+    finish(reason, true, now);
+}
+
+Clock::time_point Connection::deadline() const {
+    const Clock::time_point idle = last_activity_ + route_.route->idle_timeout;
+    if (establishing() && connect_deadline_ < idle) return connect_deadline_;
+    return idle;
+}
+
+void Connection::advance(Clock::time_point now) {
+    if (finished_) return;
+    const bool held =
+        gate_.state() == HandshakeGate::State::kHold && client_.hello_callback_pending();
+    if (client_tls_ && !client_ready_ && !held) drive_client_handshake(now);
+    if (finished_) return;
+    if (backend_state_ == Backend::kPreamble) write_preamble(now);
+    if (finished_) return;
+    if (backend_state_ == Backend::kHandshake) drive_backend_handshake(now);
+    if (finished_) return;
+    if (!relaying_ && client_ready_ && backend_state_ == Backend::kReady) start_relay();
+    if (relaying_) pump(now);
+    if (!finished_) update_interest();
+}
+
+void Connection::start_relay() {
+    relaying_ = true;
+    up_ = std::make_unique<Direction>(client_, backend_);
+    down_ = std::make_unique<Direction>(backend_, client_);
+    // splice() needs plaintext at the socket on both ends of a direction: no TLS, or kTLS in
+    // that direction, and nothing left buffered above the socket.
+    SSL *cs = client_.ssl();
+    SSL *bs = backend_.ssl();
+    const bool client_drained =
+        cs == nullptr || (SSL_has_pending(cs) == 0 && env_.prefix.remaining(SSL_get_rbio(cs)) == 0);
+    const bool backend_drained = bs == nullptr || SSL_has_pending(bs) == 0;
+    const bool client_rx = cs == nullptr || stats_.client.ktls.rx;
+    const bool client_tx = cs == nullptr || stats_.client.ktls.tx;
+    const bool backend_rx = bs == nullptr || stats_.backend.ktls.rx;
+    const bool backend_tx = bs == nullptr || stats_.backend.ktls.tx;
+    if (client_rx && client_drained && backend_tx) stats_.splice_up = up_->use_splice();
+    if (backend_rx && backend_drained && client_tx) stats_.splice_down = down_->use_splice();
+}
+
+void Connection::pump(Clock::time_point now) {
+    wants_resume_ = false;
+    const std::size_t moved = up_->pump(kBudget) + down_->pump(kBudget);
+    if (moved > 0) last_activity_ = now;
+    if (up_->failed()) {
+        finish("client->backend: " + up_->error(), true, now);
+        return;
+    }
+    if (down_->failed()) {
+        finish("backend->client: " + down_->error(), true, now);
+        return;
+    }
+    if (up_->done() && down_->done()) {
+        finish("closed", false, now);
+        return;
+    }
+    wants_resume_ = up_->budget_hit() || down_->budget_hit();
+}
+
+std::uint32_t Connection::client_events() const {
+    if (!client_.open()) return 0;
+    if (relaying_) return up_->events_for(client_) | down_->events_for(client_);
+    if (client_tls_ && !client_ready_) return client_.hello_callback_pending() ? 0 : client_want_;
+    return 0;
+}
+
+std::uint32_t Connection::backend_events() const {
+    if (!backend_.open()) return 0;
+    if (relaying_) return up_->events_for(backend_) | down_->events_for(backend_);
+    switch (backend_state_) {
+        case Backend::kConnecting:
+            return EPOLLOUT;
+        case Backend::kPreamble:
+        case Backend::kHandshake:
+            return backend_want_;
+        default:
+            return 0;
+    }
+}
+
+void Connection::update_interest() {
+    update_leg(client_, LegId::kClient, client_events());
+    if (!finished_) update_leg(backend_, LegId::kBackend, backend_events());
+}
+
+// Level-triggered: a leg with nothing to wait for is taken out of epoll entirely, so a peer
+// that has hung up cannot make epoll report it over and over.
+void Connection::update_leg(Leg &leg, LegId id, std::uint32_t events) {
+    if (events == 0) {
+        if (leg.in_epoll) env_.epoll.remove(leg.fd());
+        leg.in_epoll = false;
+        leg.events = 0;
+        return;
+    }
+    bool ok = true;
+    if (!leg.in_epoll)
+        ok = env_.epoll.add(leg.fd(), events, token(id_, id));
+    else if (events != leg.events)
+        ok = env_.epoll.modify(leg.fd(), events, token(id_, id));
+    if (!ok) {
+        finish("epoll_ctl failed for the " + leg.name() + " socket", true, Clock::now());
+        return;
+    }
+    leg.in_epoll = true;
+    leg.events = events;
+}
+
+void Connection::finish(const std::string &reason, bool error, Clock::time_point now) {
+    if (finished_) return;
+    finished_ = true;
+    wants_resume_ = false;
+    stats_.reason = reason;
+    stats_.error = error;
+    stats_.duration_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - started_).count();
+    if (up_) {
+        stats_.bytes_up += up_->bytes();
+        stats_.client_end = up_->source_end();
+    }
+    if (down_) {
+        stats_.bytes_down += down_->bytes();
+        stats_.backend_end = down_->source_end();
+    }
+    for (Leg *leg : {&client_, &backend_}) {
+        if (leg->in_epoll) env_.epoll.remove(leg->fd());
+        leg->in_epoll = false;
+        leg->close();
+    }
+    if (server_) route_.balancer.release(*server_);
+    server_.reset();
+    if (env_.access != nullptr) {
+        const auto fields = access_fields(stats_);
+        env_.access->log(log::Level::kInfo, "connection closed", fields);
+    }
+}
+
+}  // namespace sni::worker

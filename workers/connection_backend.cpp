@@ -1,0 +1,226 @@
+// The backend side of a Connection: server choice, non-blocking connect with one retry on
+// another server, the PROXY v2 header / ClientHello preamble, and the backend TLS handshake.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "workers/connection.hpp"
+#include "workers/proxy_v2.hpp"
+
+namespace sni::worker {
+
+namespace {
+
+constexpr std::size_t kMaxAttempts = 2;  // the first server, then one other
+
+}  // namespace
+
+void Connection::connect_next(Clock::time_point now) {
+    const auto pick = route_.balancer.pick(now, tried_);
+    if (!pick) {
+        backend_unreachable(tried_.empty() ? "no usable server" : pending_failure_, now);
+        return;
+    }
+    const std::size_t s = *pick;
+    tried_.push_back(s);
+    server_ = s;
+    route_.balancer.acquire(s);
+    ++stats_.connect_attempts;
+    const ServerAddress &addr = route_.servers[s];
+    stats_.backend_addr = addr.text;
+
+    UniqueFd fd(::socket(addr.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd) {
+        connect_failed(std::string("socket: ") + std::strerror(errno), now);
+        return;
+    }
+    const int one = 1;
+    ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    backend_.set_fd(std::move(fd));
+    int rc;
+    do {
+        rc = ::connect(backend_.fd(), reinterpret_cast<const sockaddr *>(&addr.addr), addr.len);
+    } while (rc != 0 && errno == EINTR);
+    if (rc == 0) {
+        on_connect_result(0, now);
+    } else if (errno == EINPROGRESS) {
+        backend_state_ = Backend::kConnecting;
+        connect_deadline_ = now + route_.route->backend.connect_timeout;
+    } else {
+        connect_failed(std::strerror(errno), now);
+    }
+}
+
+void Connection::on_connect_result(int err, Clock::time_point now) {
+    if (err != 0) {
+        connect_failed(std::strerror(err), now);
+        return;
+    }
+    route_.balancer.connect_succeeded(*server_);
+    backend_state_ = Backend::kPreamble;
+    connect_deadline_ = now + route_.route->backend.connect_timeout;
+    backend_want_ = 0;
+    pending_failure_.clear();
+    gate_.open();
+    env_.log.debug("backend connected",
+                   {log::kv("conn", stats_.conn_id), log::kv("route", stats_.route),
+                    log::kv("server", stats_.backend_addr)});
+}
+
+void Connection::connect_failed(const std::string &why, Clock::time_point now) {
+    const std::size_t s = *server_;
+    const std::string &text = route_.servers[s].text;
+    env_.log.warn(
+        "backend connect failed",
+        {log::kv("conn", stats_.conn_id), log::kv("route", stats_.route), log::kv("server", text),
+         log::kv("attempt", stats_.connect_attempts), log::kv("error", why)});
+    route_.balancer.release(s);
+    server_.reset();
+    if (route_.balancer.connect_failed(s, now))
+        env_.log.warn("backend server ejected",
+                      {log::kv("route", stats_.route), log::kv("server", text),
+                       log::kv("for_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             Balancer::kEjectFor)
+                                             .count())});
+    if (backend_.in_epoll) env_.epoll.remove(backend_.fd());
+    backend_.in_epoll = false;
+    backend_.events = 0;
+    backend_.close();
+    backend_state_ = Backend::kIdle;
+    pending_failure_ += (pending_failure_.empty() ? "" : "; ") + text + ": " + why;
+    if (tried_.size() < kMaxAttempts)
+        connect_next(now);
+    else
+        backend_unreachable(pending_failure_, now);
+}
+
+// No server could be connected: an internal_error alert for a TLS client still held at its
+// ClientHello, a plain close otherwise (passthrough).
+void Connection::backend_unreachable(const std::string &why, Clock::time_point now) {
+    const std::string reason = "backend unreachable: " + why;
+    if (!client_tls_ || gate_.passed()) {
+        finish(reason, true, now);
+        return;
+    }
+    pending_failure_ = reason;
+    gate_.fail();
+    drive_client_handshake(now);  // the ClientHello callback fails: OpenSSL sends the alert
+    if (!finished_) finish(reason, true, now);
+}
+
+bool Connection::build_preamble() {
+    if (client_tls_ && !gate_.passed()) return false;  // the ALPN is not known yet
+    preamble_built_ = true;
+    if (route_.route->backend.proxy_protocol == config::ProxyProtocol::kV2) {
+        std::string alpn;
+        if (SSL *cs = client_.ssl()) {
+            const unsigned char *p = nullptr;
+            unsigned int n = 0;
+            SSL_get0_alpn_selected(cs, &p, &n);
+            if (p != nullptr) alpn.assign(reinterpret_cast<const char *>(p), n);
+        }
+        preamble_ = proxy_v2_header(handoff_.client, handoff_.client_len, handoff_.local,
+                                    handoff_.local_len, stats_.sni, alpn);
+    }
+    if (!client_tls_) {
+        preamble_.insert(preamble_.end(), hello_.begin(), hello_.end());
+        stats_.bytes_up += hello_.size();
+        hello_.clear();
+        hello_.shrink_to_fit();
+    }
+    return true;
+}
+
+void Connection::write_preamble(Clock::time_point now) {
+    if (!preamble_built_ && !build_preamble()) return;
+    backend_want_ = 0;
+    while (preamble_sent_ < preamble_.size()) {
+        const IoResult w =
+            backend_.write({preamble_.data() + preamble_sent_, preamble_.size() - preamble_sent_});
+        if (w.status == IoStatus::kOk) {
+            preamble_sent_ += w.bytes;
+            continue;
+        }
+        if (w.status == IoStatus::kWantWrite) {
+            backend_want_ = EPOLLOUT;
+            return;
+        }
+        finish("backend " + w.error, true, now);
+        return;
+    }
+    preamble_.clear();
+    preamble_.shrink_to_fit();
+    if (route_.backend_tls) {
+        if (start_backend_tls(now)) backend_state_ = Backend::kHandshake;
+    } else {
+        backend_state_ = Backend::kReady;
+    }
+}
+
+bool Connection::start_backend_tls(Clock::time_point now) {
+    backend_ssl_.cache = &route_.backend_tls->sessions();
+    backend_ssl_.server = *server_;
+    backend_ssl_.sni = route_.backend_tls->sni_for(stats_.sni);
+    std::string alpn;
+    if (SSL *cs = client_.ssl()) {
+        const unsigned char *p = nullptr;
+        unsigned int n = 0;
+        SSL_get0_alpn_selected(cs, &p, &n);
+        if (p != nullptr) alpn.assign(reinterpret_cast<const char *>(p), n);
+    }
+    auto ssl = route_.backend_tls->new_ssl(backend_.fd(), backend_ssl_, alpn);
+    if (!ssl) {
+        finish("backend TLS setup: " + ssl.error(), true, now);
+        return false;
+    }
+    backend_.set_ssl(std::move(ssl).value());
+    return true;
+}
+
+std::string Connection::backend_handshake_error(const IoResult &r) const {
+    SSL *bs = backend_.ssl();
+    const long verify = bs != nullptr ? SSL_get_verify_result(bs) : X509_V_OK;
+    if (verify == X509_V_OK) return r.error;
+    std::string out =
+        std::string("certificate verify failed: ") + X509_verify_cert_error_string(verify);
+    if (!backend_ssl_.verify_note.empty()) out += " (" + backend_ssl_.verify_note + ")";
+    return out;
+}
+
+void Connection::drive_backend_handshake(Clock::time_point now) {
+    const IoResult r = backend_.handshake();
+    switch (r.status) {
+        case IoStatus::kOk:
+            backend_state_ = Backend::kReady;
+            backend_want_ = 0;
+            stats_.backend = leg_tls(backend_.ssl());
+            env_.log.debug("backend handshake done", {log::kv("conn", stats_.conn_id),
+                                                      log::kv("version", stats_.backend.version),
+                                                      log::kv("cipher", stats_.backend.cipher),
+                                                      log::kv("resumed", stats_.backend.resumed),
+                                                      log::kv("ktls_tx", stats_.backend.ktls.tx),
+                                                      log::kv("ktls_rx", stats_.backend.ktls.rx)});
+            return;
+        case IoStatus::kWantRead:
+            backend_want_ = EPOLLIN;
+            return;
+        case IoStatus::kWantWrite:
+            backend_want_ = EPOLLOUT;
+            return;
+        case IoStatus::kEof:
+        case IoStatus::kError:
+            break;
+    }
+    const std::string why = backend_handshake_error(r);
+    route_.backend_tls->sessions().forget(*server_);
+    env_.log.warn("backend handshake failed",
+                  {log::kv("conn", stats_.conn_id), log::kv("route", stats_.route),
+                   log::kv("server", stats_.backend_addr), log::kv("error", why)});
+    finish("backend handshake: " + why, true, now);
+}
+
+}  // namespace sni::worker

@@ -1,0 +1,133 @@
+#include "workers/leg.hpp"
+
+#include <openssl/err.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace sni::worker {
+
+namespace {
+
+BIO *bottom(BIO *b) {
+    while (b != nullptr && BIO_next(b) != nullptr) b = BIO_next(b);
+    return b;
+}
+
+IoResult sys_error(const char *op, int err) {
+    return {IoStatus::kError, 0, std::string(op) + ": " + std::strerror(err)};
+}
+
+}  // namespace
+
+void Leg::close() {
+    ssl_.reset();
+    fd_.reset();
+}
+
+IoResult Leg::ssl_failure(int ret, const char *op) {
+    const int saved_errno = errno;
+    const int err = SSL_get_error(ssl_.get(), ret);
+    switch (err) {
+        case SSL_ERROR_WANT_READ:
+            return {IoStatus::kWantRead, 0, {}};
+        case SSL_ERROR_WANT_WRITE:
+            return {IoStatus::kWantWrite, 0, {}};
+        case SSL_ERROR_ZERO_RETURN: {
+            BIO *rb = bottom(SSL_get_rbio(ssl_.get()));
+            eof_was_fin_ = rb != nullptr && BIO_eof(rb);
+            return {IoStatus::kEof, 0, {}};
+        }
+        case SSL_ERROR_SYSCALL: {
+            std::string detail = take_openssl_errors();
+            if (detail.empty())
+                detail = saved_errno != 0 ? std::strerror(saved_errno) : "unexpected EOF";
+            return {IoStatus::kError, 0, std::string(op) + ": " + detail};
+        }
+        default: {
+            std::string detail = take_openssl_errors();
+            if (detail.empty()) detail = "SSL error " + std::to_string(err);
+            return {IoStatus::kError, 0, std::string(op) + ": " + detail};
+        }
+    }
+}
+
+IoResult Leg::read(std::span<std::uint8_t> out) {
+    if (ssl_) {
+        ERR_clear_error();
+        errno = 0;
+        std::size_t n = 0;
+        const int r = SSL_read_ex(ssl_.get(), out.data(), out.size(), &n);
+        if (r == 1) return {IoStatus::kOk, n, {}};
+        return ssl_failure(r, "TLS read");
+    }
+    for (;;) {
+        const ssize_t n = ::recv(fd_.get(), out.data(), out.size(), 0);
+        if (n > 0) return {IoStatus::kOk, static_cast<std::size_t>(n), {}};
+        if (n == 0) {
+            eof_was_fin_ = true;
+            return {IoStatus::kEof, 0, {}};
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) return {IoStatus::kWantRead, 0, {}};
+        return sys_error("read", errno);
+    }
+}
+
+IoResult Leg::write(std::span<const std::uint8_t> in) {
+    if (ssl_) {
+        ERR_clear_error();
+        errno = 0;
+        std::size_t n = 0;
+        const int r = SSL_write_ex(ssl_.get(), in.data(), in.size(), &n);
+        if (r == 1) return {IoStatus::kOk, n, {}};
+        return ssl_failure(r, "TLS write");
+    }
+    for (;;) {
+        const ssize_t n = ::send(fd_.get(), in.data(), in.size(), MSG_NOSIGNAL);
+        if (n >= 0) return {IoStatus::kOk, static_cast<std::size_t>(n), {}};
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) return {IoStatus::kWantWrite, 0, {}};
+        return sys_error("write", errno);
+    }
+}
+
+IoResult Leg::shutdown_write(bool close_notify) {
+    if (ssl_ && close_notify && !close_notify_sent_) {
+        ERR_clear_error();
+        errno = 0;
+        const int r = SSL_shutdown(ssl_.get());
+        if (r < 0) {
+            IoResult res = ssl_failure(r, "TLS close_notify");
+            // SSL_shutdown never reports EOF: a WANT_READ would mean "waiting for the peer's
+            // close_notify", which we do not (the other direction reads it in its own time).
+            if (res.status == IoStatus::kWantRead || res.status == IoStatus::kEof)
+                close_notify_sent_ = true;
+            else
+                return res;
+        } else {
+            close_notify_sent_ = true;
+        }
+    }
+    if (::shutdown(fd_.get(), SHUT_WR) != 0 && errno != ENOTCONN)
+        return sys_error("shutdown", errno);
+    return {IoStatus::kOk, 0, {}};
+}
+
+IoResult Leg::handshake() {
+    ERR_clear_error();
+    errno = 0;
+    hello_pending_ = false;
+    const int r = SSL_do_handshake(ssl_.get());
+    if (r == 1) return {IoStatus::kOk, 0, {}};
+    if (SSL_get_error(ssl_.get(), r) == SSL_ERROR_WANT_CLIENT_HELLO_CB) {
+        hello_pending_ = true;
+        return {IoStatus::kWantRead, 0, {}};
+    }
+    IoResult res = ssl_failure(r, "TLS handshake");
+    if (res.status == IoStatus::kEof) return {IoStatus::kError, 0, "TLS handshake: peer closed"};
+    return res;
+}
+
+}  // namespace sni::worker
