@@ -41,6 +41,7 @@ config::Result<Pools, std::string> Pools::create(const config::Config &config,
     for (const auto &pc : config.pools) {
         Pool pool;
         pool.name = pc.name;
+        pool.user = pc.user;
         const unsigned n = std::max(1u, config::effective_workers(pc));
         pool.workers.resize(n);
         for (unsigned i = 0; i < n; ++i) pool.workers[i].index = i;
@@ -80,6 +81,11 @@ config::Result<bool, std::string> Pools::start(std::uint32_t pool, std::uint32_t
     ::fcntl(ours.get(), F_SETFL, flags | O_NONBLOCK);
 
     SpawnSpec spec{worker_bin_, {"--pool", pools_[pool].name, "--config", config_path_}};
+    // Workers never keep root: they open their pool's keys, then become the pool's user.
+    if (::geteuid() == 0 && !pools_[pool].user.empty()) {
+        spec.args.push_back("--user");
+        spec.args.push_back(pools_[pool].user);
+    }
     auto pid = spawn_worker(spec, theirs.get());
     if (!pid) {
         ++counters_->worker_spawn_errors;

@@ -90,6 +90,7 @@ class Pools {
     };
     struct Pool {
         std::string name;
+        std::string user;  // the worker drops to this user when the daemon runs as root
         std::vector<Worker> workers;
         std::size_t next = 0;
     };
