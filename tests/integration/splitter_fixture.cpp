@@ -43,8 +43,9 @@ std::string SplitterTest::config_text() const {
     y << "listeners:\n"
          "  - name: main\n"
          "    bind: [\"127.0.0.1:"
-      << p << "\", \"[::1]:" << p
-      << "\"]\n"
+      << p << "\", \"[::1]:" << p << "\""
+      << (extra_main_address().empty() ? "" : ", \"" + extra_main_address() + ":" + p + "\"")
+      << "]\n"
          "    default_route: pt-default\n"
          "    unknown_sni: default\n"
          "    client_hello_timeout: 1s\n"
@@ -133,7 +134,7 @@ void SplitterTest::TearDown() {
 void SplitterTest::expect_echo(const std::string &host, std::uint16_t port,
                                const std::vector<Bytes> &chunks, std::chrono::milliseconds pause,
                                const Bytes &payload) {
-    UniqueFd fd = connect_tcp(host, port);
+    UniqueFd fd = connect_client(host, port);
     ASSERT_TRUE(fd.valid()) << "connect " << host << ":" << port;
     Bytes expected;
     for (std::size_t i = 0; i < chunks.size(); ++i) {

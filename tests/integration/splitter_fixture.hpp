@@ -37,6 +37,12 @@ class SplitterTest : public ::testing::TestWithParam<std::string> {
 
     // Overridable by derived fixtures before SetUp runs.
     virtual std::optional<unsigned> daemon_fd_limit() const { return std::nullopt; }
+    // One more address (no port) the main listener binds, e.g. a veth address.
+    virtual std::string extra_main_address() const { return {}; }
+    // How expect_echo connects (a fixture may connect from another network namespace).
+    virtual UniqueFd connect_client(const std::string &host, std::uint16_t port) {
+        return connect_tcp(host, port);
+    }
 
     const std::string &classifier() const { return GetParam(); }
     static const std::filesystem::path &certs();
