@@ -318,10 +318,10 @@ KernelSteering::DrainResult KernelSteering::drain(int fd, uint64_t cookie,
     const bool open = read_available(fd, bytes);
     steer_conn conn{};
     if (bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.conns), &cookie, &conn) == 0 && open) {
-        // framed is set before the decision is emitted and grows with every byte framed after
-        // it; the verdict queues each framed byte on the socket right after. Let go only when
-        // everything TCP received was framed and everything framed was read: then the psock
-        // holds nothing that its removal could drop.
+        // framed counts what the verdict passed to the socket; it is set before the decision
+        // is emitted and grows with every later buffer. Let go only when everything TCP
+        // received was passed and everything passed was read: then the psock holds nothing
+        // that its removal could drop.
         if (conn.framed == 0 || bytes.size() < conn.framed) return {Drain::kWaiting, {}};
         if (tcp_bytes_received(fd) > conn.framed) return {Drain::kWaiting, {}};
     }
