@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/recv_available.hpp"
 #include "common/tls_alert.hpp"
 #include "loader/daemon.hpp"
 
@@ -148,27 +149,15 @@ void Daemon::apply_kernel_decision(Connection &conn, const KernelDecision &d) {
 // BPF path, deferred: read (not peek: the bytes sit in the psock, which a peek does not
 // drain) and parse what has arrived, until the ClientHello is whole.
 void Daemon::continue_deferred(Connection &conn) {
-    std::uint8_t buf[16384];
-    bool eof = false;
-    for (;;) {
-        const ssize_t n = ::recv(conn.fd.get(), buf, sizeof buf, MSG_DONTWAIT);
-        if (n > 0) {
-            conn.hello.insert(conn.hello.end(), buf, buf + n);
-            if (conn.hello.size() > handoff::kMaxHelloBytes) break;
-            continue;
-        }
-        if (n == 0) {
-            eof = true;
-            break;
-        }
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        close_connection(conn.id, &Counters::read_error, std::strerror(errno));
+    const RecvAvailable got = recv_available(conn.fd.get(), conn.hello, handoff::kMaxHelloBytes);
+    if (got.error != 0) {
+        close_connection(conn.id, &Counters::read_error, std::strerror(got.error));
         return;
     }
     const ch_info &facts = userspace_->parse(conn.listener_id, conn.hello);
     if (facts.status == CH_NEED_MORE) {
-        if (eof) close_connection(conn.id, &Counters::closed_early, "closed before ClientHello");
+        if (got.eof)
+            close_connection(conn.id, &Counters::closed_early, "closed before ClientHello");
         return;
     }
     std::optional<RouteId> matched;

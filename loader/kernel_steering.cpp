@@ -19,6 +19,8 @@
 #include <fstream>
 #include <optional>
 
+#include "common/handoff.hpp"
+#include "common/recv_available.hpp"
 #include "common/server_names.hpp"
 #include "steer.skel.h"
 
@@ -285,25 +287,6 @@ bool KernelSteering::owns(uint64_t cookie) const {
 
 namespace {
 
-// Appends what is readable now; false on EOF or a socket error.
-bool read_available(int fd, std::vector<uint8_t> &bytes) {
-    uint8_t buf[16384];
-    for (;;) {
-        const ssize_t n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-        if (n > 0) {
-            bytes.insert(bytes.end(), buf, buf + n);
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
-        if (n < 0 && errno == EINTR) continue;
-        return n != 0 ? false : true;  // EOF: keep what we have, the worker sees the FIN
-    }
-}
-
-}  // namespace
-
-namespace {
-
 uint64_t tcp_bytes_received(int fd) {
     tcp_info info{};
     socklen_t len = sizeof(info);
@@ -315,7 +298,8 @@ uint64_t tcp_bytes_received(int fd) {
 
 KernelSteering::DrainResult KernelSteering::drain(int fd, uint64_t cookie,
                                                   std::vector<uint8_t> &bytes) {
-    const bool open = read_available(fd, bytes);
+    // Bounded: more than a handoff can carry is refused by the daemon anyway.
+    const bool open = recv_available(fd, bytes, handoff::kMaxHelloBytes).error == 0;
     steer_conn conn{};
     if (bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.conns), &cookie, &conn) == 0 && open) {
         // framed counts what the verdict passed to the socket; it is set before the decision
@@ -326,7 +310,7 @@ KernelSteering::DrainResult KernelSteering::drain(int fd, uint64_t cookie,
         if (tcp_bytes_received(fd) > conn.framed) return {Drain::kWaiting, {}};
     }
     release(cookie);
-    read_available(fd, bytes);
+    recv_available(fd, bytes, handoff::kMaxHelloBytes);
 
     const uint64_t received = tcp_bytes_received(fd);
     int queued = 0;

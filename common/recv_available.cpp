@@ -1,0 +1,25 @@
+#include "common/recv_available.hpp"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+
+namespace sni {
+
+RecvAvailable recv_available(int fd, std::vector<std::uint8_t> &out, std::size_t limit) {
+    std::uint8_t buf[16384];
+    for (;;) {
+        if (out.size() > limit) return {};
+        const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0) {
+            out.insert(out.end(), buf, buf + n);
+            continue;
+        }
+        if (n == 0) return {.eof = true};
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return {};
+        return {.error = errno};
+    }
+}
+
+}  // namespace sni

@@ -1,0 +1,19 @@
+// Reads what a non-blocking socket holds right now, without waiting.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace sni {
+
+struct RecvAvailable {
+    bool eof = false;  // the peer's FIN was read
+    int error = 0;     // errno of a failed recv (0: none)
+};
+
+// Appends to `out` until recv would block, the peer closed, recv failed, or `out` holds more
+// than `limit` bytes. EINTR is retried.
+RecvAvailable recv_available(int fd, std::vector<std::uint8_t> &out, std::size_t limit);
+
+}  // namespace sni
