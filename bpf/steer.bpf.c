@@ -214,6 +214,30 @@ static __always_inline struct steer_scratch *scratch_enter(__u32 **depth_out) {
     return s;
 }
 
+/*
+ * A NEED_MORE event built in the ring buffer itself, for when no scratch slot is free: the
+ * daemon then parses the whole ClientHello from the bytes it reads.
+ */
+static __always_inline void emit_deferred(struct steer_conn *conn, __u64 cookie,
+                                          struct steer_counters *c) {
+    struct steer_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    if (!e) {
+        if (c) __sync_fetch_and_add(&c->ringbuf_full, 1);
+        return;
+    }
+    __builtin_memset(e, 0, sizeof(*e));
+    e->cookie = cookie;
+    e->ktime_ns = bpf_ktime_get_ns();
+    e->listener_id = conn->listener_id;
+    e->route_id = -1;
+    e->facts.status = CH_NEED_MORE;
+    bpf_ringbuf_submit(e, 0);
+    if (c) {
+        __sync_fetch_and_add(&c->decisions, 1);
+        __sync_fetch_and_add(&c->by_status[CH_NEED_MORE], 1);
+    }
+}
+
 SEC("sk_skb") /* attached as BPF_SK_SKB_VERDICT */
 int steer_verdict(struct __sk_buff *skb) {
     __u64 cookie = bpf_get_socket_cookie(skb);
@@ -234,9 +258,11 @@ int steer_verdict(struct __sk_buff *skb) {
 
     s = scratch_enter(&depth);
     if (!s) {
-        /* No scratch space: let the daemon parse (the bytes reach the socket all the same). */
+        /* No scratch space: defer to the daemon (the bytes reach the socket all the same). */
         if (c) __sync_fetch_and_add(&c->nested_too_deep, 1);
         __sync_fetch_and_add(&conn->framed, skb_len);
+        conn->decided = 1;
+        emit_deferred(conn, cookie, c);
         return SK_PASS;
     }
     if (c) __sync_fetch_and_add(&c->parses, 1);
