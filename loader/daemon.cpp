@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/config_enums.hpp"
+#include "loader/sd_notify.hpp"
 #include "loader/signals.hpp"
 
 namespace sni::loader {
@@ -146,6 +147,7 @@ int Daemon::run() {
               {log::kv("classifier", handoff::classifier_name(classifier_.kind)),
                log::kv("listeners", sockets_.size()), log::kv("routes", config_.routes.size()),
                log::kv("workers", pools_->running())});
+    notify_systemd("READY=1\nSTATUS=serving");
     std::array<epoll_event, 256> events;
     while (!stopping_) {
         const int n = loop_.wait(events, -1);
@@ -157,6 +159,10 @@ int Daemon::run() {
     }
     shutdown();
     return 0;
+}
+
+void Daemon::notify_systemd(std::string_view state) const {
+    if (auto r = sd_notify(state); !r) log_.warn("sd_notify failed", {log::kv("error", r.error())});
 }
 
 void Daemon::dispatch(const epoll_event &ev) {
@@ -256,6 +262,7 @@ void Daemon::log_counters(std::string_view msg) const {
 }
 
 void Daemon::shutdown() {
+    notify_systemd("STOPPING=1\nSTATUS=draining");
     for (auto &s : sockets_) loop_.remove(s.fd.get());
     sockets_.clear();  // closes the listening sockets: no new connections
     for (const auto id : conns_.ids()) close_connection(id, &Counters::shutdown, "shutdown");

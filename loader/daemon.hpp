@@ -62,6 +62,7 @@ class Daemon {
     void reap_children();
     void shutdown();
     void log_counters(std::string_view msg) const;
+    void notify_systemd(std::string_view state) const;  // sd_notify; a failure is logged
 
     // accept.cpp
     void on_listener_ready(std::size_t socket_index);
