@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "common/config_values.hpp"
+#include "loader/interface_addresses.hpp"
 
 namespace sni::loader {
 
@@ -44,7 +45,7 @@ config::Result<ListenerSocket, std::string> bind_one(std::uint32_t listener_id,
             break;
         }
         case config::AddressKind::kInterface:
-            return fail("binding to a network interface is not supported yet");
+            return fail("an interface must be resolved to its addresses first");
         case config::AddressKind::kHostname:
             return fail("a host name cannot be bound");
     }
@@ -74,16 +75,44 @@ config::Result<ListenerSocket, std::string> bind_one(std::uint32_t listener_id,
 
 }  // namespace
 
+config::Result<std::vector<config::SocketAddress>, std::string> resolve_bind(
+    const config::SocketAddress &address) {
+    if (address.kind != config::AddressKind::kInterface) return std::vector{address};
+    auto addrs = interface_addresses(address.host);
+    if (!addrs)
+        return config::unexpected("listener address " + config::to_string(address) + ": " +
+                                  addrs.error());
+    std::vector<config::SocketAddress> out;
+    for (const auto &a : *addrs) {
+        if (a.scope_id != 0) continue;  // link-local IPv6: not reachable through a balancer
+        out.push_back(
+            {a.family == AF_INET ? config::AddressKind::kIpv4 : config::AddressKind::kIpv6, a.text,
+             address.port});
+    }
+    if (out.empty())
+        return config::unexpected("listener address " + config::to_string(address) +
+                                  ": the interface has no usable address");
+    return out;
+}
+
 config::Result<std::vector<ListenerSocket>, std::string> bind_listeners(
     const config::Config &config) {
     std::vector<ListenerSocket> out;
     for (std::uint32_t id = 0; id < config.listeners.size(); ++id) {
-        for (const auto &address : config.listeners[id].bind) {
-            auto bound = bind_one(id, address);
-            if (!bound)
+        for (const auto &configured : config.listeners[id].bind) {
+            auto resolved = resolve_bind(configured);
+            if (!resolved)
                 return config::unexpected("listener " + config.listeners[id].name + ": " +
-                                          std::move(bound).error());
-            out.push_back(std::move(bound).value());
+                                          std::move(resolved).error());
+            for (const auto &address : *resolved) {
+                auto bound = bind_one(id, address);
+                if (!bound)
+                    return config::unexpected("listener " + config.listeners[id].name + ": " +
+                                              std::move(bound).error());
+                if (configured.kind == config::AddressKind::kInterface)
+                    bound->address = config::to_string(configured) + " (" + bound->address + ")";
+                out.push_back(std::move(bound).value());
+            }
         }
     }
     return out;

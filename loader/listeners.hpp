@@ -1,6 +1,7 @@
 // Binding the configured listener addresses: one non-blocking TCP listening socket per bind
 // address (IPv4 or IPv6, SO_REUSEADDR; IPv6 sockets are IPV6_V6ONLY so [::]:p and 0.0.0.0:p
-// can coexist). Interface binds ("eth0:443") are not supported yet.
+// can coexist). An interface bind ("eth0:443") is resolved through rtnetlink to the interface's
+// addresses (IPv4 and global/unique-local IPv6; link-local ones are skipped), one socket each.
 #pragma once
 
 #include <sys/socket.h>
@@ -22,6 +23,10 @@ struct ListenerSocket {
     socklen_t local_len = 0;
     UniqueFd fd;
 };
+
+// The concrete addresses of one configured bind address: itself, or an interface's addresses.
+config::Result<std::vector<config::SocketAddress>, std::string> resolve_bind(
+    const config::SocketAddress &address);
 
 // All or nothing: the first failure is returned (and every socket bound so far closed).
 config::Result<std::vector<ListenerSocket>, std::string> bind_listeners(

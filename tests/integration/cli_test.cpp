@@ -65,14 +65,24 @@ TEST(Cli, MissingWorkerBinaryFailsStartup) {
     EXPECT_NE(r.err.find("no-such-worker"), std::string::npos) << r.err;
 }
 
-TEST(Cli, InterfaceBindIsNotSupportedYet) {
+TEST(Cli, InterfaceBindListensOnTheInterfacesAddresses) {
     TempDir dir;
-    write_file(dir.path() / "c.yaml", minimal_config(free_ports(1)[0], "lo"));
+    const auto port = free_ports(1)[0];
+    write_file(dir.path() / "c.yaml", minimal_config(port, "lo"));
+    DaemonProcess d({(dir.path() / "c.yaml").string(), "userspace", dir.path() / "d.log", {}, {}});
+    ASSERT_TRUE(d.wait_ready()) << d.log();
+    EXPECT_NE(d.log().find("addr=127.0.0.1:" + std::to_string(port)), std::string::npos) << d.log();
+    EXPECT_EQ(d.stop(), 0);
+}
+
+TEST(Cli, UnknownInterfaceFailsStartupClearly) {
+    TempDir dir;
+    write_file(dir.path() / "c.yaml", minimal_config(free_ports(1)[0], "nosuchif9"));
     const auto r = run_process({SNI_SPLITTERD_BIN, "--config", (dir.path() / "c.yaml").string(),
                                 "--classifier", "userspace", "--worker-bin", SNI_TEST_WORKER_BIN},
                                "", 10s);
     EXPECT_EQ(r.exit_code, 1);
-    EXPECT_NE(r.err.find("not supported yet"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("no interface named \\\"nosuchif9\\\""), std::string::npos) << r.err;
 }
 
 TEST(Cli, PortInUseFailsStartup) {
