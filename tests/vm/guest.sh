@@ -44,7 +44,7 @@ wait_for_line() { # file pattern seconds (guest uptime: under TCG a fork costs a
 done
 if [ "$SNI_VM_MODE" = full ]; then
   stamp "modules loaded"
-if grep -qw tls /proc/sys/net/ipv4/tcp_available_ulp; then
+  if grep -qw tls /proc/sys/net/ipv4/tcp_available_ulp; then
     ok ktls-module "tls ULP available: $(cat /proc/sys/net/ipv4/tcp_available_ulp)"
   else
     bad ktls-module "tls not in tcp_available_ulp"
@@ -54,6 +54,7 @@ fi
 cert=/etc/sni/cert.pem
 key=/etc/sni/key.pem
 small=4194304
+compare=${SNI_VM_COMPARE_BYTES:-16777216} # the userspace run of the CPU comparison
 cat >/etc/sni/config.yaml <<EOF
 listeners:
   - name: public
@@ -70,6 +71,21 @@ routes:
       ciphers: "ECDHE+AESGCM"
     backend:
       servers: ["127.0.0.1:9012"]
+      min_version: "1.2"
+      max_version: "1.2"
+      ciphers: "ECDHE+AESGCM"
+      verify: none
+  - name: r12u
+    listener: public
+    server_names: ["u12.test"]
+    mode: reencrypt
+    tls:
+      certificates: [{cert: $cert, key: $key}]
+      min_version: "1.2"
+      max_version: "1.2"
+      ciphers: "ECDHE+AESGCM"
+    backend:
+      servers: ["127.0.0.1:9112"]
       min_version: "1.2"
       max_version: "1.2"
       ciphers: "ECDHE+AESGCM"
@@ -110,6 +126,8 @@ EOF
 if [ "$SNI_VM_MODE" = full ]; then
   sni-vm-peer server --port 9012 --cert $cert --key $key --min 1.2 --max 1.2 \
     --bytes "$SNI_VM_BYTES" --send-seed 12 --recv-seed 21 >/tmp/b12.log 2>&1 &
+  sni-vm-peer server --port 9112 --cert $cert --key $key --min 1.2 --max 1.2 \
+    --bytes "$compare" --send-seed 12 --recv-seed 21 >/tmp/b12u.log 2>&1 &
   sni-vm-peer server --port 9013 --cert $cert --key $key --min 1.3 --max 1.3 \
     --bytes $small --send-seed 13 --recv-seed 31 >/tmp/b13.log 2>&1 &
   sni-vm-peer server --port 9010 --cert $cert --key $key --min 1.0 --max 1.0 --seclevel 0 \
@@ -205,6 +223,7 @@ if [ "$SNI_VM_MODE" = full ]; then
     ktls_client_rx=true ktls_backend_tx=true ktls_backend_rx=true splice_up=true splice_down=true
   expect_delta r12 TlsTxSw "$tx" 2
   expect_delta r12 TlsRxSw "$rx" 2
+  echo "guest: kernel AES-GCM driver used by kTLS: $(grep -A2 '^name *: gcm(aes)$' /proc/crypto | sed -n 's/^driver *: //p' | head -n 1)"
 
   # TLS 1.3 on both legs: kTLS TX only (OpenSSL 3.0 has no TLS 1.3 kTLS RX), no splice.
   tx=$(tls_stat TlsTxSw) rx=$(tls_stat TlsRxSw)
@@ -228,15 +247,16 @@ if [ "$SNI_VM_MODE" = full ]; then
   # The same TLS 1.2 transfer with the tls module gone: userspace crypto, no splice.
   echo /bin/false >/proc/sys/kernel/modprobe
   if rmmod tls && ! grep -qw tls /proc/sys/net/ipv4/tcp_available_ulp; then
-    transfer r12 t12.test "$SNI_VM_BYTES" 21 12 1.2 1.2 /tmp/b12.log
+    transfer r12u u12.test "$compare" 21 12 1.2 1.2 /tmp/b12u.log
     user_ticks=$TICKS user_cs=$CS
-    expect_line r12-userspace ktls_client_tx=false ktls_client_rx=false ktls_backend_tx=false \
+    expect_line r12u ktls_client_tx=false ktls_client_rx=false ktls_backend_tx=false \
       ktls_backend_rx=false splice_up=false splice_down=false
-    mib=$((SNI_VM_BYTES * 2 / 1048576))
-    echo "VM-MEASURE bytes_each_way=$SNI_VM_BYTES relayed_mib=$mib" \
-      "ktls_splice_worker_cpu_ticks=$ktls_ticks ktls_splice_wall_cs=$ktls_cs" \
-      "userspace_worker_cpu_ticks=$user_ticks userspace_wall_cs=$user_cs" \
-      "ktls_ms_per_gib=$((ktls_ticks * 10 * 1024 / mib)) userspace_ms_per_gib=$((user_ticks * 10 * 1024 / mib))"
+    kmib=$((SNI_VM_BYTES * 2 / 1048576)) umib=$((compare * 2 / 1048576))
+    echo "VM-MEASURE worker CPU (utime+stime, 10 ms ticks), both directions relayed:" \
+      "ktls_splice: ${kmib} MiB ${ktls_ticks} ticks ${ktls_cs} cs wall" \
+      "cpu_ms_per_gib=$((ktls_ticks * 10 * 1024 / kmib));" \
+      "userspace: ${umib} MiB ${user_ticks} ticks ${user_cs} cs wall" \
+      "cpu_ms_per_gib=$((user_ticks * 10 * 1024 / umib))"
   else
     bad rmmod-tls "could not unload tls for the userspace comparison"
   fi
