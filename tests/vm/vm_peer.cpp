@@ -10,10 +10,12 @@
 //   sni-vm-peer server --port P --cert F --key F [common options]   (serves until killed)
 //   sni-vm-peer client --port P --sni NAME [common options]          (one connection)
 // common: --bytes N --send-seed S --recv-seed S --min 1.0..1.3 --max 1.0..1.3
-//         --seclevel N --ciphers LIST --ktls
+//         --seclevel N --ciphers LIST --ktls; client only: --split-hello N (the ClientHello as
+//         N bytes, a 300 ms pause, then the rest)
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -108,6 +110,7 @@ struct Options {
     int min_version = TLS1_2_VERSION, max_version = TLS1_3_VERSION;
     int seclevel = -1;
     bool ktls = false;
+    std::size_t split_hello = 0;  // client: send the ClientHello as this many bytes, then the rest
 };
 
 std::optional<int> version_of(const std::string &v) {
@@ -149,6 +152,8 @@ std::optional<Options> parse(int argc, char **argv) {
             o.send_seed = std::stoull(v);
         } else if (a == "--recv-seed") {
             o.recv_seed = std::stoull(v);
+        } else if (a == "--split-hello") {
+            o.split_hello = std::stoul(v);
         } else if (a == "--seclevel") {
             o.seclevel = std::stoi(v);
         } else if (a == "--min" || a == "--max") {
@@ -310,6 +315,44 @@ int run_server(const Options &o, SSL_CTX *ctx) {
     }
 }
 
+bool send_all(int fd, const char *p, std::size_t n) {
+    while (n > 0) {
+        const ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
+        if (w <= 0) return false;
+        p += w;
+        n -= static_cast<std::size_t>(w);
+    }
+    return true;
+}
+
+// Sends the ClientHello as two TCP segments, `first` bytes, a pause, then the rest, so the
+// kernel's verdict sees an incomplete hello. The hello is produced into a memory BIO (with the
+// socket non-blocking, SSL_connect stops waiting for the ServerHello); then the SSL writes to
+// the socket again and the caller finishes the handshake.
+bool send_split_hello(SSL *ssl, int fd, std::size_t first) {
+    BIO *mem = BIO_new(BIO_s_mem());
+    if (mem == nullptr) return false;
+    SSL_set0_wbio(ssl, mem);  // the SSL owns it
+    const int flags = ::fcntl(fd, F_GETFL);
+    ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    const int r = SSL_connect(ssl);
+    ::fcntl(fd, F_SETFL, flags);
+    if (r == 1 || SSL_get_error(ssl, r) != SSL_ERROR_WANT_READ) return false;
+    char *data = nullptr;
+    const long len = BIO_get_mem_data(mem, &data);
+    if (len <= 0 || static_cast<std::size_t>(len) <= first) return false;
+    const std::string hello(data, static_cast<std::size_t>(len));
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (!send_all(fd, hello.data(), first)) return false;
+    ::usleep(300 * 1000);
+    if (!send_all(fd, hello.data() + first, hello.size() - first)) return false;
+    BIO *sock = BIO_new_socket(fd, BIO_NOCLOSE);
+    if (sock == nullptr) return false;
+    SSL_set0_wbio(ssl, sock);  // frees the memory BIO
+    return true;
+}
+
 int run_client(const Options &o, SSL_CTX *ctx) {
     UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_in a{};
@@ -323,6 +366,10 @@ int run_client(const Options &o, SSL_CTX *ctx) {
     SslPtr ssl(SSL_new(ctx));
     if (!ssl || SSL_set_fd(ssl.get(), fd.get()) != 1) return 1;
     if (!o.sni.empty()) SSL_set_tlsext_host_name(ssl.get(), o.sni.c_str());
+    if (o.split_hello > 0 && !send_split_hello(ssl.get(), fd.get(), o.split_hello)) {
+        print_errors("sending the split ClientHello failed");
+        return 1;
+    }
     if (SSL_connect(ssl.get()) != 1) {
         print_errors("handshake failed");
         return 1;
@@ -339,7 +386,7 @@ int main(int argc, char **argv) {
         std::fprintf(stderr,
                      "usage: sni-vm-peer server|client --port P [--sni NAME] [--cert F --key F] "
                      "[--bytes N] [--send-seed S] [--recv-seed S] [--min V] [--max V] "
-                     "[--seclevel N] [--ciphers LIST] [--ktls]\n");
+                     "[--seclevel N] [--ciphers LIST] [--ktls] [--split-hello N]\n");
         return 2;
     }
     SslCtxPtr ctx = make_ctx(*o);
