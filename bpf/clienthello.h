@@ -29,6 +29,12 @@
 #ifdef __bpf__
 #define CH_LOOP(n, cb, ctx) bpf_loop((n), (void *)(cb), (ctx), 0)
 #define CH_CAST(type, p) ((type)(p))
+/*
+ * Hides what clang knows about v's range, so a mask that is redundant by the C types is still
+ * emitted. Older verifiers (Debian's 6.1) lose the bounds of an OR of two loaded bytes and
+ * reject the unmasked index; the explicit AND bounds it on every kernel.
+ */
+#define CH_OPAQUE(v) asm volatile("" : "+r"(v))
 #else /* host */
 #include <string.h>
 #ifndef __always_inline
@@ -62,6 +68,7 @@ static inline int ch_mem_load(const struct ch_mem_src *s, __u32 off, void *dst, 
         }                                                                   \
     } while (0)
 #define CH_CAST(type, p) ((type)(p))
+#define CH_OPAQUE(v) ((void)0)
 #endif
 
 #ifndef CH_LOAD
@@ -197,6 +204,7 @@ static long ch_ext_cb(__u32 index, void *vctx) {
     body = pos + 4;
     if (body + len > st->ext_end) return ch_malformed(c, CH_R_EXTENSION_LENGTH);
     if (st->psk_seen) return ch_malformed(c, CH_R_PSK_NOT_LAST);
+    CH_OPAQUE(type);
     bits = &st->ext_seen[(type >> 3) & (CH_EXT_BITMAP_BYTES - 1)];
     mask = (__u8)(1u << (type & 7));
     if (*bits & mask) return ch_malformed(c, CH_R_DUPLICATE_EXTENSION);
@@ -238,6 +246,7 @@ static long ch_ext_clear_cb(__u32 index, void *vctx) {
 
     if (st->pos >= st->end) return 1;
     type = ch_u16(st, st->pos);
+    CH_OPAQUE(type);
     st->ext_seen[(type >> 3) & (CH_EXT_BITMAP_BYTES - 1)] &= (__u8)~(1u << (type & 7));
     st->pos += 4 + ch_u16(st, st->pos + 2);
     return 0;
