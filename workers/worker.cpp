@@ -36,17 +36,20 @@ int Worker::run() {
         log_.error("epoll_ctl failed", {log::kv("error", std::strerror(errno))});
         return 1;
     }
+    health_ = std::make_unique<HealthChecks>(epoll_, log_, routes_, Clock::now());
     std::vector<epoll_event> events(256);
     for (;;) {
         Clock::time_point now = Clock::now();
         if (!taking_ && conns_.empty()) break;
         std::optional<Clock::time_point> wake = timers_.next();
         if (drain_deadline_ && (!wake || *drain_deadline_ < *wake)) wake = drain_deadline_;
+        if (const auto h = health_->next(); h && (!wake || *h < *wake)) wake = h;
         const int timeout = ready_.empty() ? timeout_until(wake, now) : 0;
         const int n = epoll_.wait(events, timeout);
         now = Clock::now();
         for (int i = 0; i < n; ++i) dispatch(events[i], now);
         run_timers(now);
+        health_->on_timer(now);
         run_ready(now);
         if (drain_deadline_ && now >= *drain_deadline_) abort_all("worker shutdown", now);
     }
@@ -62,6 +65,10 @@ void Worker::dispatch(const epoll_event &ev, Clock::time_point now) {
     }
     if (token == kSignalToken) {
         on_signal(now);
+        return;
+    }
+    if (health_->owns(token)) {
+        health_->on_event(token, ev.events, now);
         return;
     }
     const auto it = conns_.find(token >> 1);

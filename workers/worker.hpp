@@ -17,6 +17,7 @@
 #include "common/prefix_bio.hpp"
 #include "workers/connection.hpp"
 #include "workers/event_loop.hpp"
+#include "workers/health_checks.hpp"
 #include "workers/route_runtime.hpp"
 
 namespace sni::worker {
@@ -57,6 +58,7 @@ class Worker {
     std::uint64_t next_id_ = 1;
     bool taking_ = true;
     std::optional<Clock::time_point> drain_deadline_;
+    std::unique_ptr<HealthChecks> health_;
 };
 
 }  // namespace sni::worker
