@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 
 namespace sni::worker {
@@ -80,6 +81,11 @@ void Worker::dispatch(const epoll_event &ev, Clock::time_point now) {
 
 void Worker::on_channel(Clock::time_point now) {
     while (taking_) {
+        // The channel carries handoffs and other kinds of datagram: dispatch on the magic.
+        if (tickets::peek_magic(channel_) == tickets::kMagic) {
+            on_ticket_keys();
+            continue;
+        }
         auto r = handoff::recv_handoff(channel_, scratch_);
         if (r) {
             accept(std::move(r).value(), now);
@@ -103,6 +109,27 @@ void Worker::on_channel(Clock::time_point now) {
                 break;
         }
     }
+}
+
+void Worker::on_ticket_keys() {
+    auto keys = tickets::recv_keys(channel_);
+    if (!keys) {
+        log_.error("bad ticket key message dropped", {log::kv("error", keys.error())});
+        return;
+    }
+    const std::size_t n = keys->size();
+    char name[9];
+    const auto &first = keys->front().name;
+    std::snprintf(name, sizeof name, "%02x%02x%02x%02x", first[0], first[1], first[2], first[3]);
+    tickets_.set_keys(std::move(keys).value());
+    std::size_t contexts = 0;
+    for (const auto &r : routes_) {
+        if (!r || !r->server_tls || !r->route->tls || !r->route->tls->session_tickets) continue;
+        tickets_.attach(r->server_tls->ctx());
+        ++contexts;
+    }
+    log_.info("ticket keys installed",
+              {log::kv("keys", n), log::kv("current", name), log::kv("routes", contexts)});
 }
 
 void Worker::on_signal(Clock::time_point now) {
