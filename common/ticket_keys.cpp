@@ -118,11 +118,11 @@ config::Result<KeyRing, std::string> KeyRing::create(Clock::duration interval,
 }
 
 config::Result<bool, std::string> KeyRing::rotate(Clock::time_point now) {
+    next_ = now + interval_;  // also after a failure: the keys in use stay, no busy retry
     auto key = generate_key();
     if (!key) return config::unexpected(key.error());
     keys_.insert(keys_.begin(), key.value());
     if (keys_.size() > 2) keys_.resize(2);
-    next_ = now + interval_;
     return true;
 }
 
