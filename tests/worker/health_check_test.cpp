@@ -131,7 +131,10 @@ TEST_F(HealthCheckTest, TlsCheckCountsBadCertificateAsDown) {
         EXPECT_EQ(field(line, "backend"), good.address()) << line;
         EXPECT_EQ(field(line, "attempts"), "1") << line;
     }
-    for (const auto &rec : good.records()) EXPECT_EQ(rec.sni, "backend.internal");
+    for (const auto &rec : good.records()) {
+        if (!rec.done) continue;  // a probe still in its handshake
+        EXPECT_EQ(rec.sni, "backend.internal");
+    }
     EXPECT_TRUE(lines_with("backend server up").empty());
 }
 
