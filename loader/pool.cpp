@@ -60,6 +60,13 @@ Pools::~Pools() = default;
 
 config::Result<bool, std::string> Pools::start_all() {
     for (std::uint32_t p = 0; p < pools_.size(); ++p) {
+        if (pools_[p].tickets) continue;
+        auto ring = tickets::KeyRing::create(ticket_rotation_, Clock::now());
+        if (!ring) return config::unexpected("pool " + pools_[p].name + ": " + ring.error());
+        pools_[p].tickets = std::move(ring).value();
+    }
+    arm_timer();
+    for (std::uint32_t p = 0; p < pools_.size(); ++p) {
         for (std::uint32_t w = 0; w < pools_[p].workers.size(); ++w) {
             auto r = start(p, w);
             if (!r) return r;
@@ -101,9 +108,11 @@ config::Result<bool, std::string> Pools::start(std::uint32_t pool, std::uint32_t
     w.restart_at.reset();
     channels_[w.channel_id] = {pool, worker};
     loop_->add(w.channel.get(), EPOLLRDHUP, Token{TokenKind::kChannel, w.channel_id});
+    w.keys_pending = pools_[pool].tickets.has_value();
     ++counters_->worker_starts;
     log_->info("worker started", {log::kv("pool", pools_[pool].name), log::kv("worker", worker),
                                   log::kv("pid", w.pid)});
+    flush(pool, worker);  // the ticket keys, first thing on the channel
     return true;
 }
 
@@ -146,9 +155,38 @@ void Pools::dispatch(std::uint32_t pool, PendingHandoff h) {
     flush(pool, *idx);
 }
 
+// Sends the pool's keys if they are pending. False when the worker's channel is gone.
+bool Pools::send_keys(std::uint32_t pool, Worker &w) {
+    if (!w.keys_pending || !w.channel || !pools_[pool].tickets) return true;
+    switch (tickets::send_keys(w.channel.get(), pools_[pool].tickets->keys())) {
+        case tickets::SendStatus::kSent:
+            w.keys_pending = false;
+            log_->debug("ticket keys sent", {log::kv("pool", pools_[pool].name),
+                                             log::kv("worker", w.index), log::kv("pid", w.pid)});
+            return true;
+        case tickets::SendStatus::kWouldBlock:
+            return true;
+        case tickets::SendStatus::kPeerGone:
+            return false;
+        case tickets::SendStatus::kError:
+            log_->error("cannot send ticket keys",
+                        {log::kv("pool", pools_[pool].name), log::kv("worker", w.index),
+                         log::kv("error", std::strerror(errno))});
+            w.keys_pending = false;
+            return true;
+    }
+    return true;
+}
+
 void Pools::flush(std::uint32_t pool, std::uint32_t worker) {
     Worker &w = pools_[pool].workers[worker];
-    while (!w.queue.empty() && w.channel) {
+    if (!send_keys(pool, w)) {
+        log_->warn("worker channel closed", {log::kv("pool", pools_[pool].name),
+                                             log::kv("worker", worker), log::kv("pid", w.pid)});
+        worker_down(pool, worker);
+        return;
+    }
+    while (!w.keys_pending && !w.queue.empty() && w.channel) {
         PendingHandoff &h = w.queue.front();
         const auto r = handoff::send_handoff(w.channel.get(), h.meta, h.hello, h.conn.get());
         if (r.status == handoff::SendStatus::kSent) {
@@ -177,7 +215,7 @@ void Pools::flush(std::uint32_t pool, std::uint32_t worker) {
 
 void Pools::update_interest(Worker &w) {
     if (!w.channel) return;
-    const bool want = !w.queue.empty();
+    const bool want = !w.queue.empty() || w.keys_pending;
     if (want == w.want_out) return;
     w.want_out = want;
     loop_->modify(w.channel.get(), EPOLLRDHUP | (want ? EPOLLOUT : 0u),
@@ -251,9 +289,12 @@ void Pools::schedule_restart(Worker &w, Clock::time_point now) {
 
 void Pools::arm_timer() {
     std::optional<Clock::time_point> first;
-    for (const Pool &p : pools_)
+    for (const Pool &p : pools_) {
         for (const Worker &w : p.workers)
             if (w.restart_at && (!first || *w.restart_at < *first)) first = w.restart_at;
+        if (!stopping_ && p.tickets && (!first || p.tickets->next_rotation() < *first))
+            first = p.tickets->next_rotation();
+    }
     itimerspec spec{};
     if (first) {
         const auto ns =
@@ -271,6 +312,7 @@ void Pools::on_timer() {
     }
     if (stopping_) return;
     const auto now = Clock::now();
+    rotate_due(now);
     for (std::uint32_t p = 0; p < pools_.size(); ++p) {
         for (std::uint32_t i = 0; i < pools_[p].workers.size(); ++i) {
             Worker &w = pools_[p].workers[i];
@@ -287,6 +329,27 @@ void Pools::on_timer() {
         }
     }
     arm_timer();
+}
+
+// New ticket keys for every pool whose interval is over, sent to each of its workers.
+void Pools::rotate_due(Clock::time_point now) {
+    for (std::uint32_t p = 0; p < pools_.size(); ++p) {
+        auto &ring = pools_[p].tickets;
+        if (!ring || ring->next_rotation() > now) continue;
+        if (auto r = ring->rotate(now); !r) {
+            log_->error("ticket key rotation failed",
+                        {log::kv("pool", pools_[p].name), log::kv("error", r.error())});
+            continue;
+        }
+        log_->info("ticket keys rotated",
+                   {log::kv("pool", pools_[p].name), log::kv("next_in_ms", ms(ring->interval()))});
+        for (std::uint32_t i = 0; i < pools_[p].workers.size(); ++i) {
+            Worker &w = pools_[p].workers[i];
+            if (!w.channel) continue;
+            w.keys_pending = true;
+            flush(p, i);
+        }
+    }
 }
 
 std::vector<pid_t> Pools::stop() {

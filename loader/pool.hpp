@@ -6,6 +6,11 @@
 // when the queue is full the connection is closed (handoff_overflow). A worker that exits is
 // restarted after a back-off (100 ms, doubling up to 5 s; reset after it ran 10 s), and its
 // queued handoffs go to the pool's other workers.
+//
+// Each pool also has its session-ticket keys (common/ticket_keys.hpp): made at start, sent to
+// every worker of the pool when it starts (before any handoff) and again at each rotation
+// (every `ticket_rotation`, default 1 h; the previous key is kept for decryption). A key
+// message that meets a full channel waits and goes first when the channel drains.
 #pragma once
 
 #include <sys/types.h>
@@ -23,6 +28,7 @@
 #include "common/fd.hpp"
 #include "common/handoff.hpp"
 #include "common/log.hpp"
+#include "common/ticket_keys.hpp"
 #include "loader/counters.hpp"
 #include "loader/event_loop.hpp"
 #include "loader/spawn.hpp"
@@ -52,6 +58,9 @@ class Pools {
                                                      const log::Logger &log, Counters &counters);
     Pools(Pools &&) = default;
     ~Pools();
+
+    // Before start_all: how often each pool's ticket key changes (tests make it short).
+    void set_ticket_rotation(Clock::duration interval) { ticket_rotation_ = interval; }
 
     // Starts every worker; an error when one cannot be started at all (bad binary...).
     config::Result<bool, std::string> start_all();
@@ -83,6 +92,7 @@ class Pools {
         UniqueFd channel;
         std::uint64_t channel_id = 0;
         bool want_out = false;
+        bool keys_pending = false;  // the pool's current keys still have to be sent
         std::deque<PendingHandoff> queue;
         Clock::time_point started{};
         Clock::duration backoff = kFirstBackoff;
@@ -93,6 +103,7 @@ class Pools {
         std::string user;  // the worker drops to this user when the daemon runs as root
         std::vector<Worker> workers;
         std::size_t next = 0;
+        std::optional<tickets::KeyRing> tickets;
     };
 
     Pools(EventLoop &loop, const log::Logger &log, Counters &counters, UniqueFd timer)
@@ -103,6 +114,8 @@ class Pools {
     void close_channel(Worker &w);
     void flush(std::uint32_t pool, std::uint32_t worker);
     void update_interest(Worker &w);
+    bool send_keys(std::uint32_t pool, Worker &w);  // false: the channel is gone
+    void rotate_due(Clock::time_point now);
     void schedule_restart(Worker &w, Clock::time_point now);
     void arm_timer();
     std::optional<std::uint32_t> pick(std::uint32_t pool);
@@ -118,6 +131,7 @@ class Pools {
     std::unordered_map<std::uint64_t, std::pair<std::uint32_t, std::uint32_t>> channels_;
     std::uint64_t next_channel_id_ = 1;
     bool stopping_ = false;
+    Clock::duration ticket_rotation_ = tickets::KeyRing::kDefaultInterval;
 };
 
 }  // namespace sni::loader

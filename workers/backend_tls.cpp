@@ -78,7 +78,7 @@ std::string BackendTls::sni_for(std::string_view client_sni) const {
 }
 
 config::Result<SslPtr, std::string> BackendTls::new_ssl(int fd, BackendSslState &state,
-                                                        std::string_view client_alpn) {
+                                                        std::string_view client_alpn, bool resume) {
     SslPtr ssl(SSL_new(ctx_.get()));
     if (!ssl) return config::unexpected("SSL_new: " + take_openssl_errors());
     BIO *bio = BIO_new_socket(fd, BIO_NOCLOSE);
@@ -109,7 +109,7 @@ config::Result<SslPtr, std::string> BackendTls::new_ssl(int fd, BackendSslState 
     if (!alpn.empty() &&
         SSL_set_alpn_protos(ssl.get(), alpn.data(), static_cast<unsigned>(alpn.size())) != 0)
         return config::unexpected("ALPN: " + take_openssl_errors());
-    if (SSL_SESSION *cached = sessions_.find(state.server, state.sni))
+    if (SSL_SESSION *cached = resume ? sessions_.find(state.server, state.sni) : nullptr)
         SSL_set_session(ssl.get(), cached);
     return ssl;
 }

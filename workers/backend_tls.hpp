@@ -31,9 +31,10 @@ class BackendTls {
 
     // A client SSL over `fd` (not owned) for server `state.server`: SNI `state.sni`, the name
     // check, ALPN (`client_alpn` = the protocol negotiated with the client, for `forward`) and
-    // the cached session. `state` must outlive the SSL.
+    // the cached session (unless `resume` is false: health checks make full handshakes).
+    // `state` must outlive the SSL.
     config::Result<SslPtr, std::string> new_ssl(int fd, BackendSslState &state,
-                                                std::string_view client_alpn);
+                                                std::string_view client_alpn, bool resume = true);
 
     SessionCache &sessions() { return sessions_; }
 

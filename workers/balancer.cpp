@@ -21,7 +21,7 @@ std::optional<std::size_t> Balancer::pick(Clock::time_point now,
                                           std::span<const std::size_t> exclude) {
     std::vector<std::size_t> healthy, any;
     for (std::size_t i = 0; i < servers_.size(); ++i) {
-        if (!servers_[i].usable) continue;
+        if (!servers_[i].usable || servers_[i].down) continue;
         if (std::find(exclude.begin(), exclude.end(), i) != exclude.end()) continue;
         any.push_back(i);
         if (!ejected(i, now)) healthy.push_back(i);
@@ -73,6 +73,11 @@ void Balancer::release(std::size_t server) {
 
 void Balancer::connect_succeeded(std::size_t server) {
     servers_[server].failures = 0;
+}
+
+void Balancer::check_passed(std::size_t server) {
+    servers_[server].failures = 0;
+    servers_[server].ejected_until = {};
 }
 
 bool Balancer::connect_failed(std::size_t server, Clock::time_point now) {

@@ -2,6 +2,10 @@
 // in nginx) or least connections relative to weight, with passive ejection: a server whose
 // connects failed `kEjectAfter` times in a row is skipped for `kEjectFor` (unless every
 // server is ejected: then all are tried again rather than none).
+//
+// With active health checks (workers/health_checks.*) a server can also be marked down: a
+// down server is never picked, not even when every other one is ejected or down. A passing
+// active check ends a passive ejection (the server just accepted a connection).
 #pragma once
 
 #include <chrono>
@@ -36,12 +40,19 @@ class Balancer {
     bool connect_failed(std::size_t server, Clock::time_point now);
 
     bool ejected(std::size_t server, Clock::time_point now) const;
+
+    // Active health check verdicts.
+    void set_down(std::size_t server, bool down) { servers_[server].down = down; }
+    bool down(std::size_t server) const { return servers_[server].down; }
+    void check_passed(std::size_t server);
+    std::size_t size() const { return servers_.size(); }
     std::uint32_t active(std::size_t server) const { return servers_[server].active; }
 
   private:
     struct Server {
         std::uint32_t weight = 1;
         bool usable = true;
+        bool down = false;         // by the active health checks
         std::int64_t current = 0;  // smooth weighted round robin
         std::uint32_t active = 0;
         std::uint32_t failures = 0;

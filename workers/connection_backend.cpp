@@ -22,7 +22,11 @@ constexpr std::size_t kMaxAttempts = 2;  // the first server, then one other
 void Connection::connect_next(Clock::time_point now) {
     const auto pick = route_.balancer.pick(now, tried_);
     if (!pick) {
-        backend_unreachable(tried_.empty() ? "no usable server" : pending_failure_, now);
+        if (!tried_.empty())
+            backend_unreachable(pending_failure_, now);
+        else
+            backend_unreachable(
+                route_.route->backend.health_check ? "no healthy server" : "no usable server", now);
         return;
     }
     const std::size_t s = *pick;

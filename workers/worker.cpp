@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 
 namespace sni::worker {
@@ -36,17 +37,20 @@ int Worker::run() {
         log_.error("epoll_ctl failed", {log::kv("error", std::strerror(errno))});
         return 1;
     }
+    health_ = std::make_unique<HealthChecks>(epoll_, log_, routes_, Clock::now());
     std::vector<epoll_event> events(256);
     for (;;) {
         Clock::time_point now = Clock::now();
         if (!taking_ && conns_.empty()) break;
         std::optional<Clock::time_point> wake = timers_.next();
         if (drain_deadline_ && (!wake || *drain_deadline_ < *wake)) wake = drain_deadline_;
+        if (const auto h = health_->next(); h && (!wake || *h < *wake)) wake = h;
         const int timeout = ready_.empty() ? timeout_until(wake, now) : 0;
         const int n = epoll_.wait(events, timeout);
         now = Clock::now();
         for (int i = 0; i < n; ++i) dispatch(events[i], now);
         run_timers(now);
+        health_->on_timer(now);
         run_ready(now);
         if (drain_deadline_ && now >= *drain_deadline_) abort_all("worker shutdown", now);
     }
@@ -64,6 +68,10 @@ void Worker::dispatch(const epoll_event &ev, Clock::time_point now) {
         on_signal(now);
         return;
     }
+    if (health_->owns(token)) {
+        health_->on_event(token, ev.events, now);
+        return;
+    }
     const auto it = conns_.find(token >> 1);
     if (it == conns_.end()) return;  // closed earlier in this batch
     Connection &conn = *it->second;
@@ -73,6 +81,11 @@ void Worker::dispatch(const epoll_event &ev, Clock::time_point now) {
 
 void Worker::on_channel(Clock::time_point now) {
     while (taking_) {
+        // The channel carries handoffs and other kinds of datagram: dispatch on the magic.
+        if (tickets::peek_magic(channel_) == tickets::kMagic) {
+            on_ticket_keys();
+            continue;
+        }
         auto r = handoff::recv_handoff(channel_, scratch_);
         if (r) {
             accept(std::move(r).value(), now);
@@ -96,6 +109,27 @@ void Worker::on_channel(Clock::time_point now) {
                 break;
         }
     }
+}
+
+void Worker::on_ticket_keys() {
+    auto keys = tickets::recv_keys(channel_);
+    if (!keys) {
+        log_.error("bad ticket key message dropped", {log::kv("error", keys.error())});
+        return;
+    }
+    const std::size_t n = keys->size();
+    char name[9];
+    const auto &first = keys->front().name;
+    std::snprintf(name, sizeof name, "%02x%02x%02x%02x", first[0], first[1], first[2], first[3]);
+    tickets_.set_keys(std::move(keys).value());
+    std::size_t contexts = 0;
+    for (const auto &r : routes_) {
+        if (!r || !r->server_tls || !r->route->tls || !r->route->tls->session_tickets) continue;
+        tickets_.attach(r->server_tls->ctx());
+        ++contexts;
+    }
+    log_.info("ticket keys installed",
+              {log::kv("keys", n), log::kv("current", name), log::kv("routes", contexts)});
 }
 
 void Worker::on_signal(Clock::time_point now) {

@@ -17,7 +17,9 @@
 #include "common/prefix_bio.hpp"
 #include "workers/connection.hpp"
 #include "workers/event_loop.hpp"
+#include "workers/health_checks.hpp"
 #include "workers/route_runtime.hpp"
+#include "workers/session_tickets.hpp"
 
 namespace sni::worker {
 
@@ -35,6 +37,7 @@ class Worker {
   private:
     void dispatch(const epoll_event &ev, Clock::time_point now);
     void on_channel(Clock::time_point now);
+    void on_ticket_keys();
     void on_signal(Clock::time_point now);
     void accept(handoff::Received received, Clock::time_point now);
     void after(Connection &conn);
@@ -57,6 +60,8 @@ class Worker {
     std::uint64_t next_id_ = 1;
     bool taking_ = true;
     std::optional<Clock::time_point> drain_deadline_;
+    std::unique_ptr<HealthChecks> health_;
+    SessionTickets tickets_;
 };
 
 }  // namespace sni::worker

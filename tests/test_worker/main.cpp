@@ -19,6 +19,7 @@
 #include "common/handoff.hpp"
 #include "common/log.hpp"
 #include "common/prefix_bio.hpp"
+#include "common/ticket_keys.hpp"
 #include "echo_conn.hpp"
 #include "tls_contexts.hpp"
 
@@ -84,6 +85,10 @@ class Worker {
   private:
     bool on_channel() {
         for (;;) {
+            if (tickets::peek_magic(channel_) == tickets::kMagic) {  // this echo worker has
+                (void)tickets::recv_keys(channel_);                  // no use for ticket keys
+                continue;
+            }
             auto r = handoff::recv_handoff(channel_, scratch_);
             if (!r) {
                 const auto &e = r.error();

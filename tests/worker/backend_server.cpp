@@ -123,6 +123,7 @@ BackendServer::BackendServer(CtxPtr ctx, BackendOptions options)
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(options_.port);
     if (::bind(listen_.get(), reinterpret_cast<sockaddr *>(&a), sizeof a) != 0 ||
         ::listen(listen_.get(), 128) != 0)
         throw std::runtime_error("backend listen failed");

@@ -53,6 +53,7 @@ struct BackendOptions {
     bool expect_proxy_v2 = false;
     std::string required_alpn;           // TLS: fail the handshake unless the client offers it
     std::chrono::milliseconds stall{0};  // kSlowSink
+    std::uint16_t port = 0;              // 0 = ephemeral; else this one (a restarted backend)
 };
 inline BackendOptions behaving(Behavior b) {
     BackendOptions o;

@@ -107,7 +107,7 @@ TEST_F(LifecycleTest, RefusesRouteOfAnotherPool) {
     yaml += "pools:\n  - {name: default, workers: 1}\n  - {name: edge, workers: 1}\n";
     write_file(config_path_, yaml);
     worker_ = std::make_unique<WorkerProcess>(
-        WorkerProcess::Options{config_path_, log_path_, "default", {}});
+        WorkerProcess::Options{config_path_, log_path_, "default", {}, {}});
     ASSERT_TRUE(worker_->wait_log_contains("worker running")) << worker_->log();
     ClientResult c = connect(1, sni("other.test"));
     EXPECT_FALSE(c.stream);

@@ -31,6 +31,7 @@ WorkerProcess::WorkerProcess(Options options) : options_(std::move(options)) {
     std::vector<std::string> args = {SNI_WORKER_BIN, "--pool", options_.pool, "--config",
                                      options_.config.string()};
     args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
+    if (!options_.command.empty()) args = options_.command;
     std::vector<char *> argv;
     for (auto &a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

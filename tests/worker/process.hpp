@@ -32,6 +32,9 @@ class WorkerProcess {
         std::filesystem::path log;  // stdout + stderr of the worker
         std::string pool = "default";
         std::vector<std::string> extra_args;
+        // Non-empty: run this program and arguments instead (e.g. sni-splitterd in front of
+        // real workers); the channel is its fd 3 all the same.
+        std::vector<std::string> command;
     };
     explicit WorkerProcess(Options options);
     ~WorkerProcess();

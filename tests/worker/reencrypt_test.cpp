@@ -28,8 +28,10 @@ std::string underscore(std::string s) {
 class VersionMatrix : public WorkerTest,
                       public ::testing::WithParamInterface<std::tuple<int, int>> {};
 
-// Client TLS 1.2/1.3 x backend TLS 1.0..1.3: the client gets the route's certificate, the
+// Client TLS 1.0..1.3 x backend TLS 1.0..1.3: the client gets the route's certificate, the
 // backend gets the route's SNI, both legs negotiate the expected version, and data flows.
+// Legacy clients (1.0/1.1) need the route's client side opened to them (min_version "1.0",
+// security_level 0), as a route for old clients in front of modern backends does.
 TEST_P(VersionMatrix, ReencryptsWithBothVersions) {
     const VersionName &cv = kVersions[std::get<0>(GetParam())];
     const VersionName &bv = kVersions[std::get<1>(GetParam())];
@@ -37,6 +39,7 @@ TEST_P(VersionMatrix, ReencryptsWithBothVersions) {
     RouteSpec r;
     r.servers = {backend.address()};
     r.backend_extra = backend_tls(bv.config, bv.config);
+    if (cv.id < TLS1_2_VERSION) r.tls_extra = {"min_version: \"1.0\"", "security_level: 0"};
     start({r});
 
     ClientResult c = connect(0, sni("r.test").versions(cv.id, cv.id));
@@ -68,7 +71,8 @@ TEST_P(VersionMatrix, ReencryptsWithBothVersions) {
 }
 
 INSTANTIATE_TEST_SUITE_P(ClientXBackend, VersionMatrix,
-                         ::testing::Combine(::testing::Values(2, 3), ::testing::Values(0, 1, 2, 3)),
+                         ::testing::Combine(::testing::Values(0, 1, 2, 3),
+                                            ::testing::Values(0, 1, 2, 3)),
                          [](const auto &info) {
                              return underscore(
                                  std::string("client") + kVersions[std::get<0>(info.param)].config +
@@ -76,6 +80,46 @@ INSTANTIATE_TEST_SUITE_P(ClientXBackend, VersionMatrix,
                          });
 
 using ReencryptTest = WorkerTest;
+
+// Several sites on one listener, each re-encrypted to its own backend with that backend's own
+// SNI and versions: one worker serves both routes side by side.
+TEST_F(ReencryptTest, EachRouteUsesItsOwnBackendSniAndVersion) {
+    BackendServer one(make_backend_ctx(backend_.cert, backend_.key, TLS1_3_VERSION, TLS1_3_VERSION),
+                      {});
+    BackendServer two(make_backend_ctx(backend_.cert, backend_.key, TLS1_VERSION, TLS1_VERSION),
+                      {});
+    RouteSpec a;
+    a.name = "shop";
+    a.servers = {one.address()};
+    a.backend_extra = backend_tls("1.3", "1.3");
+    RouteSpec b;
+    b.name = "legacy";
+    b.servers = {two.address()};
+    b.backend_extra = {"sni: app.route.test", "min_version: \"1.0\"", "max_version: \"1.0\"",
+                       "security_level: 0",
+                       "verify: {ca: \"" + ca_.cert.string() + "\", name: app.route.test}"};
+    start({a, b});
+    for (std::uint32_t route : {0u, 1u, 0u, 1u}) {
+        ClientResult c = connect(route, sni(route == 0 ? "shop.test" : "legacy.test"));
+        ASSERT_TRUE(c.stream) << c.error;
+        EXPECT_EQ(c.version, "TLSv1.3");
+        ASSERT_TRUE(c.stream->write_all("x"));
+        EXPECT_EQ(c.stream->read_exactly(1).value_or(""), "x");
+    }
+    ASSERT_TRUE(one.wait_done(2));
+    ASSERT_TRUE(two.wait_done(2));
+    for (const auto &rec : one.records()) {
+        EXPECT_EQ(rec.sni, "backend.internal");
+        EXPECT_EQ(rec.version, "TLSv1.3");
+    }
+    for (const auto &rec : two.records()) {
+        EXPECT_EQ(rec.sni, "app.route.test");
+        EXPECT_EQ(rec.version, "TLSv1");
+    }
+    ASSERT_TRUE(wait_access_lines(4));
+    for (const auto &line : access_lines())
+        EXPECT_EQ(field(line, "sni"), field(line, "route") + ".test") << line;
+}
 
 // sni: $client sends the client's own name; verification then checks that name.
 TEST_F(ReencryptTest, ForwardsClientSni) {

@@ -280,6 +280,10 @@ ClientResult tls_connect(std::uint16_t port, const ClientOptions &o) {
     CtxPtr ctx(SSL_CTX_new(TLS_client_method()));
     SSL_CTX_set_min_proto_version(ctx.get(), o.min_version);
     SSL_CTX_set_max_proto_version(ctx.get(), o.max_version);
+    if (o.min_version < TLS1_2_VERSION) {  // OpenSSL 3 allows TLS 1.0/1.1 at level 0 only
+        SSL_CTX_set_cipher_list(ctx.get(), "DEFAULT:@SECLEVEL=0");
+        SSL_CTX_set_security_level(ctx.get(), 0);
+    }
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
     SSL_CTX_set_mode(ctx.get(),
                      SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
@@ -299,6 +303,7 @@ ClientResult tls_connect(std::uint16_t port, const ClientOptions &o) {
     SSL_set_info_callback(ssl.get(), on_info);
     if (o.request_ocsp) SSL_set_tlsext_status_type(ssl.get(), TLSEXT_STATUSTYPE_ocsp);
     if (!o.sni.empty()) SSL_set_tlsext_host_name(ssl.get(), o.sni.c_str());
+    if (o.session != nullptr) SSL_set_session(ssl.get(), o.session);
     if (!o.alpn.empty()) {
         std::vector<unsigned char> wire;
         for (const auto &p : o.alpn) {
@@ -317,6 +322,7 @@ ClientResult tls_connect(std::uint16_t port, const ClientOptions &o) {
     SSL_set_app_data(ssl.get(), nullptr);
     SSL_set_info_callback(ssl.get(), nullptr);
     out.version = SSL_get_version(ssl.get());
+    out.reused = SSL_session_reused(ssl.get()) == 1;
     const unsigned char *alpn = nullptr;
     unsigned alpn_len = 0;
     SSL_get0_alpn_selected(ssl.get(), &alpn, &alpn_len);

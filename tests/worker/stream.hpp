@@ -79,6 +79,7 @@ struct ClientOptions {
     std::vector<std::string> alpn;
     std::string sigalgs;  // "" = OpenSSL's default list
     bool request_ocsp = false;
+    SSL_SESSION *session = nullptr;  // offered for resumption (not owned)
 
     ClientOptions &versions(int min, int max) {
         min_version = min;
@@ -91,6 +92,10 @@ struct ClientOptions {
     }
     ClientOptions &signature_algorithms(std::string s) {
         sigalgs = std::move(s);
+        return *this;
+    }
+    ClientOptions &resume(SSL_SESSION *s) {
+        session = s;
         return *this;
     }
     ClientOptions &ocsp() {
@@ -114,6 +119,7 @@ struct ClientResult {
     std::string version;
     std::string alpn;
     std::vector<std::uint8_t> ocsp;
+    bool reused = false;  // SSL_session_reused
 };
 
 // Connects to 127.0.0.1:port and runs the TLS handshake (no certificate verification: tests

@@ -83,6 +83,26 @@ TEST(Balancer, EjectsAfterConsecutiveFailuresAndFailsOpen) {
     EXPECT_FALSE(b.connect_failed(0, now));
 }
 
+// Active verdicts: a down server is never picked, not even when the up ones are all ejected;
+// with every server down there is nothing to pick; a passing check ends an ejection.
+TEST(Balancer, DownServersAreNeverPicked) {
+    Balancer b(config::Balance::kRoundRobin, {1, 1, 1}, {true, true, true});
+    const auto now = Balancer::Clock::now();
+    b.set_down(0, true);
+    for (int i = 0; i < 6; ++i) EXPECT_NE(b.pick(now, {}), 0u);
+    for (int i = 0; i < 3; ++i) b.connect_failed(1, now);
+    for (int i = 0; i < 3; ++i) b.connect_failed(2, now);
+    for (int i = 0; i < 6; ++i) EXPECT_NE(b.pick(now, {}), 0u);  // ejected up ones, not 0
+    b.check_passed(1);
+    EXPECT_FALSE(b.ejected(1, now));
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(b.pick(now, {}), 1u);
+    b.set_down(1, true);
+    b.set_down(2, true);
+    EXPECT_FALSE(b.pick(now, {}));
+    b.set_down(0, false);
+    EXPECT_EQ(b.pick(now, {}), 0u);
+}
+
 sockaddr_storage v4(const char *ip, std::uint16_t port) {
     sockaddr_storage ss{};
     auto &a = reinterpret_cast<sockaddr_in &>(ss);
