@@ -22,9 +22,8 @@
 
 namespace sni::tickets {
 
-// The value given for this kind (0x544e4953, called "SNIT"); distinct from the handoff's
-// 0x48494e53. In memory on little-endian its bytes read "SINT".
-inline constexpr std::uint32_t kMagic = 0x544e4953;
+// "SNIT" in memory on little-endian, like the handoff's "SNIH" (0x48494e53).
+inline constexpr std::uint32_t kMagic = 0x54494e53;
 inline constexpr std::uint16_t kVersion = 1;
 inline constexpr std::size_t kMaxKeys = 4;
 
