@@ -151,7 +151,7 @@ TEST(TicketKeys, EncodeDecodeAndRotation) {
     ASSERT_EQ(wire.size(), 8u + 2 * 80u);
     std::uint32_t magic;
     std::memcpy(&magic, wire.data(), 4);
-    EXPECT_EQ(magic, 0x544e4953u);
+    EXPECT_EQ(magic, 0x54494e53u);  // "SNIT"
 
     auto back = tickets::decode(wire);
     ASSERT_TRUE(back) << back.error();
