@@ -11,8 +11,6 @@
 
 namespace sni::loader {
 
-namespace {
-
 config::Result<ListenerSocket, std::string> bind_one(std::uint32_t listener_id,
                                                      const config::SocketAddress &a) {
     const std::string text = config::to_string(a);
@@ -71,8 +69,6 @@ config::Result<ListenerSocket, std::string> bind_one(std::uint32_t listener_id,
     ls.fd = std::move(fd);
     return ls;
 }
-
-}  // namespace
 
 config::Result<std::vector<ListenerSocket>, std::string> bind_listeners(
     const config::Config &config) {

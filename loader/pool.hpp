@@ -5,7 +5,8 @@
 // channel is full the handoff waits in that worker's bounded queue and is retried on EPOLLOUT;
 // when the queue is full the connection is closed (handoff_overflow). A worker that exits is
 // restarted after a back-off (100 ms, doubling up to 5 s; reset after it ran 10 s), and its
-// queued handoffs go to the pool's other workers.
+// queued handoffs go to the pool's other workers. The daemon reads the workers' connection
+// reports (common/conn_report.hpp) on the same channels and aggregates them (reports()).
 #pragma once
 
 #include <sys/types.h>
@@ -25,6 +26,7 @@
 #include "common/log.hpp"
 #include "loader/counters.hpp"
 #include "loader/event_loop.hpp"
+#include "loader/metrics_reports.hpp"
 #include "loader/spawn.hpp"
 
 namespace sni::loader {
@@ -76,6 +78,18 @@ class Pools {
     std::size_t running() const;
     std::vector<pid_t> pids() const;  // of the running workers
 
+    // Reports: aggregates by route, and the open connections the workers reported.
+    const ReportTable &reports() const { return reports_; }
+    std::vector<OpenConnView> open_connections() const { return reports_.open_connections(); }
+
+    struct PoolState {
+        std::string name;
+        std::size_t workers = 0;  // configured
+        std::size_t running = 0;  // processes alive with an open channel
+        std::size_t ready = 0;    // of those, the ones that reported "ready"
+    };
+    std::vector<PoolState> pool_states() const;
+
   private:
     struct Worker {
         std::uint32_t index = 0;
@@ -106,6 +120,7 @@ class Pools {
     void schedule_restart(Worker &w, Clock::time_point now);
     void arm_timer();
     std::optional<std::uint32_t> pick(std::uint32_t pool);
+    void read_reports(std::uint32_t pool, std::uint32_t worker);
 
     EventLoop *loop_;
     const log::Logger *log_;
@@ -118,6 +133,8 @@ class Pools {
     std::unordered_map<std::uint64_t, std::pair<std::uint32_t, std::uint32_t>> channels_;
     std::uint64_t next_channel_id_ = 1;
     bool stopping_ = false;
+    ReportTable reports_;
+    std::vector<std::uint8_t> report_buf_;
 };
 
 }  // namespace sni::loader
