@@ -4,26 +4,13 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <ctime>
 
 #include "common/json_text.hpp"
+#include "common/log.hpp"
 
 namespace sni::worker {
 
 namespace {
-
-std::string rfc3339_ms(std::chrono::system_clock::time_point now) {
-    const auto ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    ::gmtime_r(&secs, &tm);
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(ms % 1000));
-    return buf;
-}
 
 class Object {
   public:
@@ -82,7 +69,9 @@ class Object {
 
 std::string access_json(const ConnStats &s, std::chrono::system_clock::time_point now) {
     Object o;
-    o.str("time", rfc3339_ms(now));
+    std::string time;
+    log::append_timestamp(time, now);
+    o.str("time", time);
     o.num("conn", s.conn_id);
     o.str("listener", s.listener);
     o.str("route", s.route);
