@@ -49,7 +49,8 @@ class Writer {
             std::string le = "+Inf";
             if (i < Histogram::kBounds.size()) {
                 char buf[32];
-                const auto r = std::to_chars(buf, buf + sizeof buf, Histogram::kBounds[i]);
+                const auto r = std::to_chars(buf, buf + sizeof buf, Histogram::kBounds[i],
+                                             std::chars_format::fixed);  // 0.0001, not 1e-04
                 le.assign(buf, r.ptr);
             }
             head(bucket, labels, {"le", le});
