@@ -1,55 +1,10 @@
 // The metrics and health endpoint (metrics.listen) of a running daemon: exact counter deltas
 // after known traffic, /healthz, /readyz before and after the workers are ready, 404/405.
-#include <sys/socket.h>
-
-#include <cstdlib>
-#include <map>
-#include <sstream>
-#include <thread>
-
+#include "metrics_scrape.hpp"
 #include "splitter_fixture.hpp"
 
 namespace sni::itest {
 namespace {
-
-struct HttpReply {
-    int status = 0;
-    std::string head;
-    std::string body;
-};
-
-HttpReply http_request(std::uint16_t port, const std::string &request) {
-    HttpReply out;
-    UniqueFd fd = connect_tcp("127.0.0.1", port);
-    if (!fd) return out;
-    if (!send_all(fd.get(),
-                  {reinterpret_cast<const std::uint8_t *>(request.data()), request.size()}))
-        return out;
-    const ReadResult r = read_until_close(fd.get(), 5s);
-    const std::string text(r.data.begin(), r.data.end());
-    const auto end = text.find("\r\n\r\n");
-    if (end == std::string::npos || text.rfind("HTTP/1.1 ", 0) != 0) return out;
-    out.status = std::atoi(text.c_str() + 9);
-    out.head = text.substr(0, end);
-    out.body = text.substr(end + 4);
-    return out;
-}
-
-HttpReply http_get(std::uint16_t port, const std::string &path) {
-    return http_request(port, "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
-}
-
-// "name{labels}" -> value, for every sample line.
-std::map<std::string, double> parse_metrics(const std::string &text) {
-    std::map<std::string, double> out;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) {
-        if (line.empty() || line[0] == '#') continue;
-        const auto sp = line.rfind(' ');
-        out[line.substr(0, sp)] = std::stod(line.substr(sp + 1));
-    }
-    return out;
-}
 
 class MetricsTest : public SplitterTest {
   protected:
@@ -61,23 +16,10 @@ class MetricsTest : public SplitterTest {
         EXPECT_NE(r.head.find("Content-Type: text/plain; version=0.0.4"), std::string::npos);
         return parse_metrics(r.body);
     }
-    // Waits until every pool has a ready worker (the workers report it after they start).
     bool wait_readyz(int status, std::chrono::milliseconds timeout) {
-        const auto until = std::chrono::steady_clock::now() + timeout;
-        while (std::chrono::steady_clock::now() < until) {
-            if (http_get(metrics_port_, "/readyz").status == status) return true;
-            std::this_thread::sleep_for(20ms);
-        }
-        return false;
+        return wait_http_status(metrics_port_, "/readyz", status, timeout);
     }
 };
-
-double delta(const std::map<std::string, double> &before,
-             const std::map<std::string, double> &after, const std::string &key) {
-    const auto b = before.find(key);
-    const auto a = after.find(key);
-    return (a == after.end() ? 0 : a->second) - (b == before.end() ? 0 : b->second);
-}
 
 const Bytes kUnrecognizedName = {0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x70};
 
@@ -99,29 +41,32 @@ TEST_P(MetricsTest, CountersMoveByExactlyTheTrafficSent) {
     expect_reply_then_close(main_port_, Bytes(req.begin(), req.end()), {});
 
     const auto after = scrape();
-    EXPECT_EQ(delta(before, after, "sni_accepted_total"), 7);
-    EXPECT_EQ(
-        delta(before, after,
-              "sni_connections_total{listener=\"main\",route=\"pt-1\",outcome=\"handed_off\"}"),
-        3);
-    EXPECT_EQ(delta(before, after,
-                    "sni_connections_total{listener=\"main\",route=\"pt-default\",outcome="
-                    "\"handed_off\"}"),
+    EXPECT_EQ(metric_delta(before, after, "sni_accepted_total"), 7);
+    EXPECT_EQ(metric_delta(
+                  before, after,
+                  "sni_connections_total{listener=\"main\",route=\"pt-1\",outcome=\"handed_off\"}"),
+              3);
+    EXPECT_EQ(metric_delta(before, after,
+                           "sni_connections_total{listener=\"main\",route=\"pt-default\",outcome="
+                           "\"handed_off\"}"),
               1);
-    EXPECT_EQ(delta(before, after,
-                    "sni_connections_total{listener=\"strict\",route=\"\",outcome="
-                    "\"rejected_unknown_sni\"}"),
+    EXPECT_EQ(metric_delta(before, after,
+                           "sni_connections_total{listener=\"strict\",route=\"\",outcome="
+                           "\"rejected_unknown_sni\"}"),
               2);
-    EXPECT_EQ(delta(before, after,
-                    "sni_connections_total{listener=\"main\",route=\"\",outcome=\"not_tls\"}"),
+    EXPECT_EQ(
+        metric_delta(before, after,
+                     "sni_connections_total{listener=\"main\",route=\"\",outcome=\"not_tls\"}"),
+        1);
+    EXPECT_EQ(metric_delta(before, after, "sni_daemon_connections_total{outcome=\"handed_off\"}"),
+              4);
+    EXPECT_EQ(metric_delta(before, after, "sni_daemon_connections_total{outcome=\"not_tls\"}"), 1);
+    EXPECT_EQ(metric_delta(before, after, "sni_decisions_total{decision=\"routed\"}"), 3);
+    EXPECT_EQ(metric_delta(before, after, "sni_decisions_total{decision=\"default_unknown_sni\"}"),
               1);
-    EXPECT_EQ(delta(before, after, "sni_daemon_connections_total{outcome=\"handed_off\"}"), 4);
-    EXPECT_EQ(delta(before, after, "sni_daemon_connections_total{outcome=\"not_tls\"}"), 1);
-    EXPECT_EQ(delta(before, after, "sni_decisions_total{decision=\"routed\"}"), 3);
-    EXPECT_EQ(delta(before, after, "sni_decisions_total{decision=\"default_unknown_sni\"}"), 1);
-    EXPECT_EQ(delta(before, after, "sni_classification_seconds_count"), 7);
-    EXPECT_EQ(delta(before, after, "sni_classification_seconds_bucket{le=\"+Inf\"}"), 7);
-    EXPECT_EQ(delta(before, after, "sni_handoff_seconds_count"), 4);
+    EXPECT_EQ(metric_delta(before, after, "sni_classification_seconds_count"), 7);
+    EXPECT_EQ(metric_delta(before, after, "sni_classification_seconds_bucket{le=\"+Inf\"}"), 7);
+    EXPECT_EQ(metric_delta(before, after, "sni_handoff_seconds_count"), 4);
     EXPECT_EQ(after.at("sni_workers{pool=\"default\",state=\"ready\"}"), 2);
     EXPECT_EQ(after.at("sni_workers{pool=\"tls\",state=\"configured\"}"), 1);
     EXPECT_EQ(after.at("sni_reloads_total{result=\"ok\"}"), 0);
