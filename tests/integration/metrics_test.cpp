@@ -95,7 +95,7 @@ TEST_P(MetricsTest, HealthAndErrors) {
 class ReadyzTest : public MetricsTest {
   protected:
     void SetUp() override {
-        ::setenv("SNI_TEST_WORKER_READY_DELAY_MS", "1500", 1);
+        ::setenv("SNI_TEST_WORKER_READY_DELAY_MS", "3000", 1);
         MetricsTest::SetUp();
         ::unsetenv("SNI_TEST_WORKER_READY_DELAY_MS");
     }
