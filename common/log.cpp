@@ -72,6 +72,8 @@ bool is_bare(char c) {
            c == ']' || c == '-';
 }
 
+}  // namespace
+
 void append_timestamp(std::string &out, std::chrono::system_clock::time_point now) {
     const auto since_epoch = now.time_since_epoch();
     const auto secs = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
@@ -86,8 +88,6 @@ void append_timestamp(std::string &out, std::chrono::system_clock::time_point no
     std::snprintf(frac, sizeof frac, ".%03dZ", static_cast<int>(ms.count()));
     out += frac;
 }
-
-}  // namespace
 
 std::string render_value(std::string_view value) {
     bool bare = !value.empty();

@@ -53,6 +53,9 @@ Field kv(std::string_view key, T value) {
 // [A-Za-z0-9._:/@+,\[\]-], otherwise double-quoted with escape() applied.
 std::string render_value(std::string_view value);
 
+// Appends `now` as RFC 3339 UTC with milliseconds: 2025-01-02T03:04:05.678Z.
+void append_timestamp(std::string &out, std::chrono::system_clock::time_point now);
+
 // The whole line, ending with '\n'. `now` is printed as UTC with milliseconds.
 std::string format_line(std::chrono::system_clock::time_point now, Level level,
                         std::string_view component, std::string_view msg,

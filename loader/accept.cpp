@@ -8,19 +8,13 @@
 #include <cstring>
 
 #include "loader/daemon.hpp"
+#include "loader/metrics_histogram.hpp"
 
 namespace sni::loader {
 
 namespace {
 
 constexpr int kAcceptBatch = 64;  // per wake-up, so one busy listener cannot starve the rest
-
-std::uint64_t monotonic_ns() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u +
-           static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 }  // namespace
 

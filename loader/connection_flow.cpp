@@ -8,6 +8,7 @@
 #include "common/recv_available.hpp"
 #include "common/tls_alert.hpp"
 #include "loader/daemon.hpp"
+#include "loader/metrics_counters.hpp"
 
 namespace sni::loader {
 
@@ -170,6 +171,7 @@ void Daemon::decide_and_act(Connection &conn, const ch_info &facts,
                             std::optional<RouteId> matched) {
     const Decision decision = decide(policies_[conn.listener_id], facts, matched);
     const std::uint64_t id = conn.id;
+    counters_.obs.classification.observe_us(us_since(conn.accepted_ns));
     if (facts.status == CH_NOT_TLS && facts.reason < CH_R__COUNT)
         ++counters_.not_tls_by_reason[facts.reason];
     if (facts.status == CH_MALFORMED && facts.reason < CH_R__COUNT)
@@ -302,6 +304,9 @@ void Daemon::close_connection(std::uint64_t id, std::uint64_t Counters::*counter
     loop_.remove(conn.fd.get());
     if (conn.in_steering && classifier_.bpf) classifier_.bpf->release(conn.cookie);
     ++(counters_.*counter);
+    const bool routed = conn.decision.hands_off();  // the default Decision does not
+    counters_.obs.count(conn.listener_id, routed ? std::int64_t(conn.decision.route) : kNoRoute,
+                        outcome_name(counter));
     if (log_.enabled(log::Level::kDebug) && peer_log_limit_.allow(Clock::now()))
         log_.debug("connection closed", {log::kv("conn", id), log::kv("reason", reason)});
     // conn.fd closes here

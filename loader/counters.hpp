@@ -8,6 +8,7 @@
 
 #include "common/clienthello.hpp"
 #include "common/log.hpp"
+#include "loader/metrics_observations.hpp"
 
 namespace sni::loader {
 
@@ -56,6 +57,9 @@ struct Counters {
     // Detail of not_tls and malformed.
     std::array<std::uint64_t, CH_R__COUNT> not_tls_by_reason{};
     std::array<std::uint64_t, CH_R__COUNT> malformed_by_reason{};
+
+    // By listener/route, latencies, reloads: for the metrics endpoint.
+    Observations obs;
 
     // Connections closed by the daemon, all reasons together.
     std::uint64_t closed() const;

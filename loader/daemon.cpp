@@ -136,6 +136,8 @@ config::Result<bool, std::string> Daemon::setup() {
             return r;
     }
 
+    if (auto r = start_metrics_endpoint(); !r) return r;
+
     for (const auto &s : sockets_)
         log_.info("listening", {log::kv("listener", config_.listeners[s.listener_id].name),
                                 log::kv("addr", sockaddr_to_string(s.local))});
@@ -192,6 +194,12 @@ void Daemon::dispatch(const epoll_event &ev) {
         case TokenKind::kHousekeeping:
             on_housekeeping();
             break;
+        case TokenKind::kHttpListener:
+            if (http_) http_->on_listener();
+            break;
+        case TokenKind::kHttpClient:
+            if (http_) http_->on_client(t.id, ev.events);
+            break;
     }
 }
 
@@ -234,6 +242,7 @@ void Daemon::on_housekeeping() {
     }
     const auto now = Clock::now();
     if (classifier_.bpf) counters_.bpf_orphan_decisions += classifier_.bpf->expire(now);
+    if (http_) http_->expire(now);
     for (std::size_t i = 0; i < sockets_.size(); ++i) {
         if (!socket_paused_[i]) continue;
         socket_paused_[i] = false;
@@ -263,6 +272,7 @@ void Daemon::log_counters(std::string_view msg) const {
 
 void Daemon::shutdown() {
     notify_systemd("STOPPING=1\nSTATUS=draining");
+    http_.reset();
     for (auto &s : sockets_) loop_.remove(s.fd.get());
     sockets_.clear();  // closes the listening sockets: no new connections
     for (const auto id : conns_.ids()) close_connection(id, &Counters::shutdown, "shutdown");

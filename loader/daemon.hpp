@@ -20,7 +20,9 @@
 #include "loader/counters.hpp"
 #include "loader/deadline_fifo.hpp"
 #include "loader/event_loop.hpp"
+#include "loader/http_endpoint.hpp"
 #include "loader/listeners.hpp"
+#include "loader/metrics_snapshot.hpp"
 #include "loader/policy.hpp"
 #include "loader/pool.hpp"
 #include "loader/route_table.hpp"
@@ -51,6 +53,16 @@ class Daemon {
 
     const Counters &counters() const { return counters_; }
 
+    // daemon_metrics.cpp: the metrics endpoint's data (also for the control socket).
+    MetricsSnapshot metrics_snapshot() const;
+    // Listeners bound, every pool has a worker that reported ready, not stopping or draining.
+    bool ready() const;
+    std::vector<OpenConnView> open_connections() const { return pools_->open_connections(); }
+    // Reload results for sni_reloads_total (the reload code calls it).
+    void count_reload(bool ok) { ++(ok ? counters_.obs.reloads_ok : counters_.obs.reloads_failed); }
+    // Draining (set by the drain code): /readyz answers 503 from then on.
+    void set_draining(bool draining) { draining_ = draining; }
+
   private:
     Daemon(config::Config config, DaemonSettings settings, const log::Logger &log, EventLoop loop);
 
@@ -63,6 +75,10 @@ class Daemon {
     void shutdown();
     void log_counters(std::string_view msg) const;
     void notify_systemd(std::string_view state) const;  // sd_notify; a failure is logged
+
+    // daemon_metrics.cpp
+    config::Result<bool, std::string> start_metrics_endpoint();
+    http::Response serve_http(std::string_view path) const;
 
     // accept.cpp
     void on_listener_ready(std::size_t socket_index);
@@ -102,6 +118,9 @@ class Daemon {
     std::unique_ptr<Pools> pools_;
     std::uint64_t next_conn_id_ = 1;
     bool stopping_ = false;
+    bool draining_ = false;
+    Clock::time_point started_at_ = Clock::now();
+    std::unique_ptr<http::Endpoint> http_;  // metrics and health; null without metrics.listen
     log::RateLimiter accept_log_limit_{std::chrono::seconds(10), 5};
     log::RateLimiter peer_log_limit_{std::chrono::seconds(1), 20};
 };

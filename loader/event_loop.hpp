@@ -23,6 +23,8 @@ enum class TokenKind : std::uint8_t {
     kChannel,        // id: worker channel id
     kPoolTimer,      // worker restarts
     kHousekeeping,   // periodic chores
+    kHttpListener,   // the metrics/health endpoint's listening socket
+    kHttpClient,     // id: metrics endpoint client id
 };
 
 struct Token {

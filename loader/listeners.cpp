@@ -12,8 +12,6 @@
 
 namespace sni::loader {
 
-namespace {
-
 config::Result<ListenerSocket, std::string> bind_one(std::uint32_t listener_id,
                                                      const config::SocketAddress &a) {
     const std::string text = config::to_string(a);
@@ -72,8 +70,6 @@ config::Result<ListenerSocket, std::string> bind_one(std::uint32_t listener_id,
     ls.fd = std::move(fd);
     return ls;
 }
-
-}  // namespace
 
 config::Result<std::vector<config::SocketAddress>, std::string> resolve_bind(
     const config::SocketAddress &address) {

@@ -32,6 +32,11 @@ config::Result<std::vector<config::SocketAddress>, std::string> resolve_bind(
 config::Result<std::vector<ListenerSocket>, std::string> bind_listeners(
     const config::Config &config);
 
+// One listening socket (non-blocking, SO_REUSEADDR) on an IPv4/IPv6 address; also used for
+// the metrics endpoint.
+config::Result<ListenerSocket, std::string> bind_one(std::uint32_t listener_id,
+                                                     const config::SocketAddress &a);
+
 // "127.0.0.1:443" / "[::1]:443" for a sockaddr; "?" for other families.
 std::string sockaddr_to_string(const sockaddr_storage &addr);
 

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "common/config_query.hpp"
+#include "loader/metrics_counters.hpp"
 
 namespace sni::loader {
 
@@ -36,6 +37,7 @@ config::Result<Pools, std::string> Pools::create(const config::Config &config,
     const int tfd = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (tfd < 0) return config::unexpected(std::string("timerfd_create: ") + std::strerror(errno));
     Pools p(loop, log, counters, UniqueFd(tfd));
+    p.reports_ = ReportTable(config.routes.size());
     p.worker_bin_ = std::move(worker_bin);
     p.config_path_ = std::move(config_path);
     for (const auto &pc : config.pools) {
@@ -107,7 +109,7 @@ config::Result<bool, std::string> Pools::start(std::uint32_t pool, std::uint32_t
     w.started = Clock::now();
     w.restart_at.reset();
     channels_[w.channel_id] = {pool, worker};
-    loop_->add(w.channel.get(), EPOLLRDHUP, Token{TokenKind::kChannel, w.channel_id});
+    loop_->add(w.channel.get(), EPOLLIN | EPOLLRDHUP, Token{TokenKind::kChannel, w.channel_id});
     w.keys_pending = pools_[pool].tickets.has_value();
     ++counters_->worker_starts;
     log_->info("worker started", {log::kv("pool", pools_[pool].name), log::kv("worker", worker),
@@ -131,8 +133,12 @@ std::optional<std::uint32_t> Pools::pick(std::uint32_t pool) {
 }
 
 void Pools::dispatch(std::uint32_t pool, PendingHandoff h) {
+    const auto outcome = [&](std::uint64_t Counters::*member) {
+        ++(counters_->*member);
+        counters_->obs.count(h.meta.listener_id, h.meta.route_id, outcome_name(member));
+    };
     if (stopping_) {
-        ++counters_->shutdown;
+        outcome(&Counters::shutdown);
         return;
     }
     const auto idx = pick(pool);
@@ -140,11 +146,11 @@ void Pools::dispatch(std::uint32_t pool, PendingHandoff h) {
         bool any_alive = false;
         for (const Worker &w : pools_[pool].workers) any_alive |= (w.pid > 0 && w.channel.valid());
         if (any_alive) {
-            ++counters_->handoff_overflow;
+            outcome(&Counters::handoff_overflow);
             log_->warn("handoff queue full, connection closed",
                        {log::kv("pool", pools_[pool].name), log::kv("conn", h.meta.conn_id)});
         } else {
-            ++counters_->no_worker;
+            outcome(&Counters::no_worker);
             log_->warn("no worker running, connection closed",
                        {log::kv("pool", pools_[pool].name), log::kv("conn", h.meta.conn_id)});
         }
@@ -191,6 +197,8 @@ void Pools::flush(std::uint32_t pool, std::uint32_t worker) {
         const auto r = handoff::send_handoff(w.channel.get(), h.meta, h.hello, h.conn.get());
         if (r.status == handoff::SendStatus::kSent) {
             ++counters_->handed_off;
+            counters_->obs.count(h.meta.listener_id, h.meta.route_id, "handed_off");
+            counters_->obs.handoff.observe_us(us_since(h.meta.accepted_ns));
             log_->debug("handed off",
                         {log::kv("conn", h.meta.conn_id), log::kv("pool", pools_[pool].name),
                          log::kv("worker", worker), log::kv("route", h.meta.route_id)});
@@ -205,6 +213,7 @@ void Pools::flush(std::uint32_t pool, std::uint32_t worker) {
             return;
         }
         ++counters_->handoff_error;
+        counters_->obs.count(h.meta.listener_id, h.meta.route_id, "handoff_error");
         log_->error("handoff failed",
                     {log::kv("conn", h.meta.conn_id), log::kv("pool", pools_[pool].name),
                      log::kv("error", std::strerror(r.err))});
@@ -218,7 +227,7 @@ void Pools::update_interest(Worker &w) {
     const bool want = !w.queue.empty() || w.keys_pending;
     if (want == w.want_out) return;
     w.want_out = want;
-    loop_->modify(w.channel.get(), EPOLLRDHUP | (want ? EPOLLOUT : 0u),
+    loop_->modify(w.channel.get(), EPOLLIN | EPOLLRDHUP | (want ? EPOLLOUT : 0u),
                   Token{TokenKind::kChannel, w.channel_id});
 }
 
@@ -227,6 +236,9 @@ void Pools::on_channel_event(std::uint64_t channel_id, std::uint32_t events) {
     if (it == channels_.end()) return;
     const auto [pool, worker] = it->second;
     Worker &w = pools_[pool].workers[worker];
+    // Reports first: a worker's last "closed" reports arrive just before its channel closes.
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) read_reports(pool, worker);
+    if (!w.channel) return;
     if (events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
         log_->warn("worker channel closed", {log::kv("pool", pools_[pool].name),
                                              log::kv("worker", worker), log::kv("pid", w.pid)});
@@ -234,6 +246,61 @@ void Pools::on_channel_event(std::uint64_t channel_id, std::uint32_t events) {
         return;
     }
     if (events & EPOLLOUT) flush(pool, worker);
+}
+
+void Pools::read_reports(std::uint32_t pool, std::uint32_t worker) {
+    Worker &w = pools_[pool].workers[worker];
+    report_buf_.resize(sizeof(conn_report::Report) + 64);
+    // Bounded per wake-up so a chatty worker cannot starve the loop (level-triggered).
+    for (int i = 0; i < 1024 && w.channel; ++i) {
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+        iovec iov{report_buf_.data(), report_buf_.size()};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        const ssize_t n = ::recvmsg(w.channel.get(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;  // EAGAIN, or the worker's end closed (seen as RDHUP)
+        // Workers send no fds; close any that came anyway.
+        for (cmsghdr *c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+            const std::size_t fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (std::size_t k = 0; k < fds; ++k) {
+                int fd;
+                std::memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof fd);
+                ::close(fd);
+            }
+        }
+        const std::span<const std::uint8_t> datagram(report_buf_.data(),
+                                                     static_cast<std::size_t>(n));
+        const auto report = (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0 &&
+                                    conn_report::magic_of(datagram) == conn_report::kMagic
+                                ? conn_report::decode(datagram)
+                                : std::nullopt;
+        if (report)
+            reports_.on_report(pool, worker, w.pid, *report);
+        else
+            reports_.on_malformed();
+    }
+}
+
+std::vector<Pools::PoolState> Pools::pool_states() const {
+    std::vector<PoolState> out;
+    for (std::uint32_t p = 0; p < pools_.size(); ++p) {
+        PoolState s;
+        s.name = pools_[p].name;
+        s.workers = pools_[p].workers.size();
+        for (std::uint32_t i = 0; i < pools_[p].workers.size(); ++i) {
+            const Worker &w = pools_[p].workers[i];
+            if (w.pid <= 0 || !w.channel) continue;
+            ++s.running;
+            s.ready += reports_.worker_ready(p, i);
+        }
+        out.push_back(std::move(s));
+    }
+    return out;
 }
 
 void Pools::close_channel(Worker &w) {
@@ -248,7 +315,9 @@ void Pools::close_channel(Worker &w) {
 // (it is restarted when it has exited) and its queue goes to the other workers.
 void Pools::worker_down(std::uint32_t pool, std::uint32_t worker) {
     Worker &w = pools_[pool].workers[worker];
+    if (w.channel) read_reports(pool, worker);
     close_channel(w);
+    reports_.worker_gone(pool, worker);
     if (w.pid > 0) ::kill(w.pid, SIGTERM);
     std::deque<PendingHandoff> orphans;
     orphans.swap(w.queue);
@@ -319,6 +388,7 @@ void Pools::on_timer() {
             if (!w.restart_at || *w.restart_at > now) continue;
             w.restart_at.reset();
             auto r = start(p, i);
+            if (r) ++counters_->obs.worker_restarts;
             if (!r) {
                 log_->error("worker restart failed",
                             {log::kv("pool", pools_[p].name), log::kv("worker", i),
@@ -358,6 +428,8 @@ std::vector<pid_t> Pools::stop() {
     for (Pool &p : pools_) {
         for (Worker &w : p.workers) {
             counters_->shutdown += w.queue.size();
+            for (const auto &h : w.queue)
+                counters_->obs.count(h.meta.listener_id, h.meta.route_id, "shutdown");
             w.queue.clear();
             close_channel(w);
             w.restart_at.reset();

@@ -11,6 +11,9 @@
 // every worker of the pool when it starts (before any handoff) and again at each rotation
 // (every `ticket_rotation`, default 1 h; the previous key is kept for decryption). A key
 // message that meets a full channel waits and goes first when the channel drains.
+//
+// The daemon reads the workers' connection reports (common/conn_report.hpp) on the same
+// channels and aggregates them (reports()).
 #pragma once
 
 #include <sys/types.h>
@@ -31,6 +34,7 @@
 #include "common/ticket_keys.hpp"
 #include "loader/counters.hpp"
 #include "loader/event_loop.hpp"
+#include "loader/metrics_reports.hpp"
 #include "loader/spawn.hpp"
 
 namespace sni::loader {
@@ -85,6 +89,18 @@ class Pools {
     std::size_t running() const;
     std::vector<pid_t> pids() const;  // of the running workers
 
+    // Reports: aggregates by route, and the open connections the workers reported.
+    const ReportTable &reports() const { return reports_; }
+    std::vector<OpenConnView> open_connections() const { return reports_.open_connections(); }
+
+    struct PoolState {
+        std::string name;
+        std::size_t workers = 0;  // configured
+        std::size_t running = 0;  // processes alive with an open channel
+        std::size_t ready = 0;    // of those, the ones that reported "ready"
+    };
+    std::vector<PoolState> pool_states() const;
+
   private:
     struct Worker {
         std::uint32_t index = 0;
@@ -119,6 +135,7 @@ class Pools {
     void schedule_restart(Worker &w, Clock::time_point now);
     void arm_timer();
     std::optional<std::uint32_t> pick(std::uint32_t pool);
+    void read_reports(std::uint32_t pool, std::uint32_t worker);
 
     EventLoop *loop_;
     const log::Logger *log_;
@@ -132,6 +149,8 @@ class Pools {
     std::uint64_t next_channel_id_ = 1;
     bool stopping_ = false;
     Clock::duration ticket_rotation_ = tickets::KeyRing::kDefaultInterval;
+    ReportTable reports_;
+    std::vector<std::uint8_t> report_buf_;
 };
 
 }  // namespace sni::loader

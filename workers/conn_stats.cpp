@@ -4,44 +4,38 @@ namespace sni::worker {
 
 namespace {
 
-std::string or_dash(const std::string &s) {
-    return s.empty() ? "-" : s;
+void fill_leg(conn_report::LegInfo &out, const LegTls &leg) {
+    out.version.set(leg.version);
+    out.cipher.set(leg.cipher);
+    out.ktls_tx = leg.ktls.tx ? 1 : 0;
+    out.ktls_rx = leg.ktls.rx ? 1 : 0;
 }
 
 }  // namespace
 
-std::vector<log::Field> access_fields(const ConnStats &s) {
-    using log::kv;
-    return {
-        kv("conn", s.conn_id),
-        kv("route", s.route),
-        kv("mode", s.mode),
-        kv("client", s.client_addr),
-        kv("sni", or_dash(s.sni)),
-        kv("alpn_offered", or_dash(s.offered_alpn)),
-        kv("alpn", or_dash(s.client.alpn)),
-        kv("client_version", or_dash(s.client.version)),
-        kv("client_cipher", or_dash(s.client.cipher)),
-        kv("backend", or_dash(s.backend_addr)),
-        kv("attempts", s.connect_attempts),
-        kv("backend_version", or_dash(s.backend.version)),
-        kv("backend_cipher", or_dash(s.backend.cipher)),
-        kv("backend_alpn", or_dash(s.backend.alpn)),
-        kv("backend_resumed", s.backend.resumed),
-        kv("ktls_client_tx", s.client.ktls.tx),
-        kv("ktls_client_rx", s.client.ktls.rx),
-        kv("ktls_backend_tx", s.backend.ktls.tx),
-        kv("ktls_backend_rx", s.backend.ktls.rx),
-        kv("splice_up", s.splice_up),
-        kv("splice_down", s.splice_down),
-        kv("bytes_up", s.bytes_up),
-        kv("bytes_down", s.bytes_down),
-        kv("client_end", or_dash(s.client_end)),
-        kv("backend_end", or_dash(s.backend_end)),
-        kv("duration_ms", s.duration_ms),
-        kv("result", s.error ? "error" : "ok"),
-        kv("reason", s.reason),
-    };
+conn_report::Report make_report(const ConnStats &s, conn_report::Event event) {
+    conn_report::Report r;
+    r.event = event;
+    r.reason =
+        event == conn_report::Event::kClosed ? s.close_reason : conn_report::CloseReason::kNone;
+    r.backend_server = s.backend_server;
+    r.conn_id = s.conn_id;
+    r.route_id = s.route_id;
+    r.listener_id = s.listener_id;
+    fill_leg(r.client, s.client);
+    fill_leg(r.backend, s.backend);
+    r.alpn.set(s.client.alpn);
+    r.client_addr.set(s.client_addr);
+    r.backend_addr.set(s.backend_addr);
+    r.bytes_up = s.bytes_up;
+    r.bytes_down = s.bytes_down;
+    r.accepted_ns = s.accepted_ns;
+    r.backend_connected_us = s.backend_connected_us;
+    r.client_handshake_us = s.client_handshake_us;
+    r.duration_us = s.duration_us;
+    r.failed_servers = s.failed_servers;
+    r.ejected_servers = s.ejected_servers;
+    return r;
 }
 
 }  // namespace sni::worker

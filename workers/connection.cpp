@@ -44,6 +44,11 @@ Connection::Connection(ConnEnv &env, RouteRuntime &route, handoff::Received rece
     client_.set_fd(std::move(received.conn));
 
     stats_.conn_id = handoff_.conn_id;
+    stats_.listener_id = handoff_.listener_id;
+    stats_.route_id = handoff_.route_id;
+    stats_.accepted_ns = handoff_.accepted_ns;
+    if (env_.listeners != nullptr && handoff_.listener_id < env_.listeners->size())
+        stats_.listener = (*env_.listeners)[handoff_.listener_id];
     stats_.route = route_.route->name;
     stats_.mode = mode_name(route_.route->mode);
     stats_.client_addr = address_text(handoff_.client, handoff_.client_len);
@@ -52,14 +57,14 @@ Connection::Connection(ConnEnv &env, RouteRuntime &route, handoff::Received rece
 }
 
 Connection::~Connection() {
-    if (!finished_) finish("worker exit", true, Clock::now());
+    if (!finished_) finish(conn_report::CloseReason::kWorkerShutdown, "worker exit", Clock::now());
 }
 
 void Connection::start(Clock::time_point now) {
     started_ = last_activity_ = now;
     if (route_.route->mode != config::RouteMode::kPassthrough) {
         if (!setup_client_tls()) {
-            finish("client TLS setup failed", true, now);
+            finish(conn_report::CloseReason::kInternal, "client TLS setup failed", now);
             return;
         }
         drive_client_handshake(now);  // reads the ClientHello, then waits at the gate
@@ -97,13 +102,15 @@ void Connection::on_timer(Clock::time_point now) {
             connect_failed("connect timeout", now);
             advance(now);
         } else {
-            finish(backend_state_ == Backend::kHandshake ? "backend TLS handshake timeout"
+            finish(conn_report::CloseReason::kBackendTimeout,
+                   backend_state_ == Backend::kHandshake ? "backend TLS handshake timeout"
                                                          : "backend write timeout",
-                   true, now);
+                   now);
         }
         return;
     }
-    if (now >= last_activity_ + route_.route->idle_timeout) finish("idle timeout", true, now);
+    if (now >= last_activity_ + route_.route->idle_timeout)
+        finish(conn_report::CloseReason::kIdleTimeout, "idle timeout", now);
 }
 
 void Connection::resume(Clock::time_point now) {
@@ -112,7 +119,10 @@ void Connection::resume(Clock::time_point now) {
 }
 
 void Connection::abort(const std::string &reason, Clock::time_point now) {
-    finish(reason, true, now);
+    const bool shutdown = reason == "worker shutdown";
+    finish(
+        shutdown ? conn_report::CloseReason::kWorkerShutdown : conn_report::CloseReason::kInternal,
+        reason, now);
 }
 
 Clock::time_point Connection::deadline() const {
@@ -153,6 +163,8 @@ void Connection::start_relay() {
     const bool backend_tx = bs == nullptr || stats_.backend.ktls.tx;
     if (client_rx && client_drained && backend_tx) stats_.splice_up = up_->use_splice();
     if (backend_rx && backend_drained && client_tx) stats_.splice_down = down_->use_splice();
+    if (env_.reports != nullptr)
+        env_.reports->send(make_report(stats_, conn_report::Event::kOpened));
 }
 
 void Connection::pump(Clock::time_point now) {
@@ -160,15 +172,15 @@ void Connection::pump(Clock::time_point now) {
     const std::size_t moved = up_->pump(kBudget) + down_->pump(kBudget);
     if (moved > 0) last_activity_ = now;
     if (up_->failed()) {
-        finish("client->backend: " + up_->error(), true, now);
+        finish(conn_report::CloseReason::kRelayError, "client->backend: " + up_->error(), now);
         return;
     }
     if (down_->failed()) {
-        finish("backend->client: " + down_->error(), true, now);
+        finish(conn_report::CloseReason::kRelayError, "backend->client: " + down_->error(), now);
         return;
     }
     if (up_->done() && down_->done()) {
-        finish("closed", false, now);
+        finish(conn_report::CloseReason::kClosed, "closed", now);
         return;
     }
     wants_resume_ = up_->budget_hit() || down_->budget_hit();
@@ -215,21 +227,30 @@ void Connection::update_leg(Leg &leg, LegId id, std::uint32_t events) {
     else if (events != leg.events)
         ok = env_.epoll.modify(leg.fd(), events, token(id_, id));
     if (!ok) {
-        finish("epoll_ctl failed for the " + leg.name() + " socket", true, Clock::now());
+        finish(conn_report::CloseReason::kInternal,
+               "epoll_ctl failed for the " + leg.name() + " socket", Clock::now());
         return;
     }
     leg.in_epoll = true;
     leg.events = events;
 }
 
-void Connection::finish(const std::string &reason, bool error, Clock::time_point now) {
+std::uint64_t Connection::since_start_us(Clock::time_point now) const {
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - started_).count();
+    return us > 0 ? static_cast<std::uint64_t>(us) : 1;  // 0 means "never" in the stats
+}
+
+void Connection::finish(conn_report::CloseReason why, const std::string &detail,
+                        Clock::time_point now) {
     if (finished_) return;
     finished_ = true;
     wants_resume_ = false;
-    stats_.reason = reason;
-    stats_.error = error;
+    stats_.reason = detail;
+    stats_.close_reason = why;
+    stats_.error = why != conn_report::CloseReason::kClosed;
     stats_.duration_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(now - started_).count();
+    stats_.duration_us = since_start_us(now);
     if (up_) {
         stats_.bytes_up += up_->bytes();
         stats_.client_end = up_->source_end();
@@ -245,10 +266,10 @@ void Connection::finish(const std::string &reason, bool error, Clock::time_point
     }
     if (server_) route_.balancer.release(*server_);
     server_.reset();
-    if (env_.access != nullptr) {
-        const auto fields = access_fields(stats_);
-        env_.access->log(log::Level::kInfo, "connection closed", fields);
-    }
+    if (env_.reports != nullptr)
+        env_.reports->send(make_report(stats_, conn_report::Event::kClosed));
+    if (env_.access != nullptr)
+        env_.access->write(access_json(stats_, std::chrono::system_clock::now()));
 }
 
 }  // namespace sni::worker

@@ -24,11 +24,13 @@
 #include "common/handoff.hpp"
 #include "common/log.hpp"
 #include "common/prefix_bio.hpp"
+#include "workers/access_log.hpp"
 #include "workers/conn_stats.hpp"
 #include "workers/direction.hpp"
 #include "workers/event_loop.hpp"
 #include "workers/handshake_gate.hpp"
 #include "workers/leg.hpp"
+#include "workers/report_channel.hpp"
 #include "workers/route_runtime.hpp"
 #include "workers/session_cache.hpp"
 
@@ -39,7 +41,9 @@ struct ConnEnv {
     Epoll &epoll;
     const PrefixBioMethod &prefix;
     const log::Logger &log;
-    const log::Logger *access = nullptr;  // nullptr: access log off
+    const AccessLogSink *access = nullptr;                // nullptr: access log off
+    ReportChannel *reports = nullptr;                     // nullptr: no reports (tests)
+    const std::vector<std::string> *listeners = nullptr;  // listener names by id
 };
 
 enum class LegId : std::uint8_t { kClient = 0, kBackend = 1 };
@@ -106,7 +110,8 @@ class Connection {
     void update_leg(Leg &leg, LegId id, std::uint32_t events);
     std::uint32_t client_events() const;
     std::uint32_t backend_events() const;
-    void finish(const std::string &reason, bool error, Clock::time_point now);
+    void finish(conn_report::CloseReason why, const std::string &detail, Clock::time_point now);
+    std::uint64_t since_start_us(Clock::time_point now) const;
 
     ConnEnv &env_;
     RouteRuntime &route_;

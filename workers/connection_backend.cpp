@@ -65,6 +65,8 @@ void Connection::on_connect_result(int err, Clock::time_point now) {
         return;
     }
     route_.balancer.connect_succeeded(*server_);
+    stats_.backend_server = static_cast<int>(*server_);
+    stats_.backend_connected_us = since_start_us(now);
     backend_state_ = Backend::kPreamble;
     connect_deadline_ = now + route_.route->backend.connect_timeout;
     backend_want_ = 0;
@@ -84,12 +86,16 @@ void Connection::connect_failed(const std::string &why, Clock::time_point now) {
          log::kv("attempt", stats_.connect_attempts), log::kv("error", why)});
     route_.balancer.release(s);
     server_.reset();
-    if (route_.balancer.connect_failed(s, now))
+    const std::uint64_t bit = s < 64 ? std::uint64_t(1) << s : 0;
+    stats_.failed_servers |= bit;
+    if (route_.balancer.connect_failed(s, now)) {
+        stats_.ejected_servers |= bit;
         env_.log.warn("backend server ejected",
                       {log::kv("route", stats_.route), log::kv("server", text),
                        log::kv("for_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
                                              Balancer::kEjectFor)
                                              .count())});
+    }
     if (backend_.in_epoll) env_.epoll.remove(backend_.fd());
     backend_.in_epoll = false;
     backend_.events = 0;
@@ -107,13 +113,13 @@ void Connection::connect_failed(const std::string &why, Clock::time_point now) {
 void Connection::backend_unreachable(const std::string &why, Clock::time_point now) {
     const std::string reason = "backend unreachable: " + why;
     if (!client_tls_ || gate_.passed()) {
-        finish(reason, true, now);
+        finish(conn_report::CloseReason::kBackendUnreachable, reason, now);
         return;
     }
     pending_failure_ = reason;
     gate_.fail();
     drive_client_handshake(now);  // the ClientHello callback fails: OpenSSL sends the alert
-    if (!finished_) finish(reason, true, now);
+    if (!finished_) finish(conn_report::CloseReason::kBackendUnreachable, reason, now);
 }
 
 bool Connection::build_preamble() {
@@ -153,7 +159,7 @@ void Connection::write_preamble(Clock::time_point now) {
             backend_want_ = EPOLLOUT;
             return;
         }
-        finish("backend " + w.error, true, now);
+        finish(conn_report::CloseReason::kBackendError, "backend " + w.error, now);
         return;
     }
     preamble_.clear();
@@ -178,7 +184,7 @@ bool Connection::start_backend_tls(Clock::time_point now) {
     }
     auto ssl = route_.backend_tls->new_ssl(backend_.fd(), backend_ssl_, alpn);
     if (!ssl) {
-        finish("backend TLS setup: " + ssl.error(), true, now);
+        finish(conn_report::CloseReason::kInternal, "backend TLS setup: " + ssl.error(), now);
         return false;
     }
     backend_.set_ssl(std::move(ssl).value());
@@ -224,7 +230,7 @@ void Connection::drive_backend_handshake(Clock::time_point now) {
     env_.log.warn("backend handshake failed",
                   {log::kv("conn", stats_.conn_id), log::kv("route", stats_.route),
                    log::kv("server", stats_.backend_addr), log::kv("error", why)});
-    finish("backend handshake: " + why, true, now);
+    finish(conn_report::CloseReason::kBackendHandshake, "backend handshake: " + why, now);
 }
 
 }  // namespace sni::worker

@@ -43,6 +43,7 @@ void Connection::drive_client_handshake(Clock::time_point now) {
             client_ready_ = true;
             client_want_ = 0;
             stats_.client = leg_tls(client_.ssl());
+            stats_.client_handshake_us = since_start_us(now);
             env_.log.debug(
                 "client handshake done",
                 {log::kv("conn", stats_.conn_id), log::kv("version", stats_.client.version),
@@ -61,9 +62,10 @@ void Connection::drive_client_handshake(Clock::time_point now) {
             break;
     }
     if (!pending_failure_.empty())
-        finish(pending_failure_, true, now);  // the internal_error alert has been sent
+        finish(conn_report::CloseReason::kBackendUnreachable, pending_failure_,
+               now);  // the internal_error alert has been sent
     else
-        finish("client handshake: " + r.error, true, now);
+        finish(conn_report::CloseReason::kClientHandshake, "client handshake: " + r.error, now);
 }
 
 }  // namespace sni::worker

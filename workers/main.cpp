@@ -16,6 +16,7 @@
 #include "common/config_query.hpp"
 #include "common/fd.hpp"
 #include "common/log.hpp"
+#include "workers/access_log.hpp"
 #include "workers/event_loop.hpp"
 #include "workers/ktls.hpp"
 #include "workers/options.hpp"
@@ -40,7 +41,7 @@ UniqueFd block_stop_signals() {
 // The access log's destination: stderr, a file (opened before privileges are dropped), or none.
 struct AccessLog {
     UniqueFd file;
-    std::unique_ptr<log::Logger> logger;
+    std::unique_ptr<worker::AccessLogSink> sink;
 };
 
 config::Result<AccessLog, std::string> open_access_log(const config::AccessLog &cfg) {
@@ -49,14 +50,14 @@ config::Result<AccessLog, std::string> open_access_log(const config::AccessLog &
         case config::AccessLogTarget::kOff:
             return out;
         case config::AccessLogTarget::kStderr:
-            out.logger = std::make_unique<log::Logger>("sni-worker", log::Level::kInfo, 2);
+            out.sink = std::make_unique<worker::AccessLogSink>(2);
             return out;
         case config::AccessLogTarget::kFile:
             break;
     }
     out.file.reset(::open(cfg.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
     if (!out.file) return config::unexpected(cfg.path + ": " + std::strerror(errno));
-    out.logger = std::make_unique<log::Logger>("sni-worker", log::Level::kInfo, out.file.get());
+    out.sink = std::make_unique<worker::AccessLogSink>(out.file.get());
     return out;
 }
 
@@ -140,8 +141,10 @@ int run(int argc, char **argv) {
     }
     log.info("worker running",
              {log::kv("pool", o.pool), log::kv("pid", ::getpid()), log::kv("routes", served)});
-    worker::Worker w(log, access->logger.get(), std::move(routes).value(), std::move(epoll).value(),
-                     channel, std::move(signals));
+    std::vector<std::string> listeners;
+    for (const auto &l : cfg.listeners) listeners.push_back(l.name);
+    worker::Worker w(log, access->sink.get(), std::move(routes).value(), std::move(epoll).value(),
+                     channel, std::move(signals), std::move(listeners));
     return w.run();
 }
 

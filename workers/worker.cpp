@@ -17,15 +17,17 @@ constexpr std::uint64_t kSignalToken = ~std::uint64_t(0) - 1;
 
 }  // namespace
 
-Worker::Worker(const log::Logger &log, const log::Logger *access,
+Worker::Worker(const log::Logger &log, const AccessLogSink *access,
                std::vector<std::unique_ptr<RouteRuntime>> routes, Epoll epoll, int channel,
-               UniqueFd signal_fd)
+               UniqueFd signal_fd, std::vector<std::string> listeners)
     : log_(log),
       routes_(std::move(routes)),
       epoll_(std::move(epoll)),
       channel_(channel),
       signal_fd_(std::move(signal_fd)),
-      env_{epoll_, prefix_, log_, access} {}
+      reports_(channel),
+      listeners_(std::move(listeners)),
+      env_{epoll_, prefix_, log_, access, &reports_, &listeners_} {}
 
 int Worker::run() {
     if (!prefix_.ok()) {
@@ -38,6 +40,10 @@ int Worker::run() {
         return 1;
     }
     health_ = std::make_unique<HealthChecks>(epoll_, log_, routes_, Clock::now());
+    // The daemon counts this worker as live (readiness) from this report on.
+    conn_report::Report ready;
+    ready.event = conn_report::Event::kReady;
+    reports_.send(ready);
     std::vector<epoll_event> events(256);
     for (;;) {
         Clock::time_point now = Clock::now();

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -27,9 +28,10 @@ class Worker {
   public:
     static constexpr auto kDrainGrace = std::chrono::seconds(2);
 
-    Worker(const log::Logger &log, const log::Logger *access,
+    // `access`: nullptr = access log off. `listeners`: the config's listener names, by id.
+    Worker(const log::Logger &log, const AccessLogSink *access,
            std::vector<std::unique_ptr<RouteRuntime>> routes, Epoll epoll, int channel,
-           UniqueFd signal_fd);
+           UniqueFd signal_fd, std::vector<std::string> listeners);
 
     // Returns the process exit code.
     int run();
@@ -52,6 +54,8 @@ class Worker {
     int channel_;
     UniqueFd signal_fd_;
     PrefixBioMethod prefix_;
+    ReportChannel reports_;
+    std::vector<std::string> listeners_;
     ConnEnv env_;
     std::vector<std::uint8_t> scratch_;
     std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> conns_;

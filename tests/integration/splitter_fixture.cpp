@@ -90,14 +90,16 @@ std::string SplitterTest::config_text() const {
          "    workers: 2\n"
          "  - name: tls\n"
          "    workers: 1\n";
+    if (with_metrics()) y << "metrics: {listen: \"127.0.0.1:" << metrics_port_ << "\"}\n";
     return y.str();
 }
 
 void SplitterTest::SetUp() {
     dir_ = std::make_unique<TempDir>();
-    const auto ports = free_ports(2);
+    const auto ports = free_ports(3);
     main_port_ = ports[0];
     strict_port_ = ports[1];
+    metrics_port_ = ports[2];
     const auto config_path = dir_->path() / "splitter.yaml";
     write_file(config_path, config_text());
     DaemonProcess::Options o;

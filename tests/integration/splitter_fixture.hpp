@@ -39,6 +39,8 @@ class SplitterTest : public ::testing::TestWithParam<std::string> {
     virtual std::optional<unsigned> daemon_fd_limit() const { return std::nullopt; }
     // One more address (no port) the main listener binds, e.g. a veth address.
     virtual std::string extra_main_address() const { return {}; }
+    // True: the config gets `metrics: {listen: "127.0.0.1:<metrics_port_>"}`.
+    virtual bool with_metrics() const { return false; }
     // How expect_echo connects (a fixture may connect from another network namespace).
     virtual UniqueFd connect_client(const std::string &host, std::uint16_t port) {
         return connect_tcp(host, port);
@@ -57,6 +59,7 @@ class SplitterTest : public ::testing::TestWithParam<std::string> {
 
     std::uint16_t main_port_ = 0;
     std::uint16_t strict_port_ = 0;
+    std::uint16_t metrics_port_ = 0;
     std::unique_ptr<TempDir> dir_;
     std::unique_ptr<DaemonProcess> daemon_;
     bool expect_clean_exit_ = true;

@@ -15,6 +15,7 @@
 
 #include "common/clienthello.hpp"
 #include "common/config.hpp"
+#include "common/conn_report.hpp"
 #include "common/fd.hpp"
 #include "common/handoff.hpp"
 #include "common/log.hpp"
@@ -61,6 +62,13 @@ class Worker {
           epfd_(std::move(epfd)) {}
 
     int run() {
+        // Readiness as the real worker reports it; SNI_TEST_WORKER_READY_DELAY_MS holds the
+        // report back (the daemon's /readyz test).
+        if (const char *d = std::getenv("SNI_TEST_WORKER_READY_DELAY_MS"))
+            ::usleep(static_cast<useconds_t>(std::atoi(d)) * 1000);
+        conn_report::Report ready;
+        ready.event = conn_report::Event::kReady;
+        conn_report::send_report(channel_, ready);
         epoll_event ev{};
         ev.events = EPOLLIN;
         ev.data.u64 = kChannelToken;

@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <future>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 namespace sni::wtest {
@@ -94,7 +95,7 @@ std::vector<std::string> WorkerTest::access_lines() const {
     std::vector<std::string> out;
     std::istringstream in(worker_->log());
     for (std::string line; std::getline(in, line);)
-        if (line.find("msg=\"connection closed\"") != std::string::npos) out.push_back(line);
+        if (!line.empty() && line.front() == '{') out.push_back(line);  // the JSON lines
     return out;
 }
 
@@ -104,6 +105,14 @@ bool WorkerTest::wait_access_lines(std::size_t n, std::chrono::milliseconds time
 }
 
 std::string field(const std::string &line, const std::string &key) {
+    if (!line.empty() && line.front() == '{') {
+        const auto j = nlohmann::json::parse(line, nullptr, false);
+        if (j.is_discarded() || !j.contains(key)) return "";
+        const auto &v = j[key];
+        if (v.is_null()) return "-";
+        if (v.is_string()) return v.get<std::string>();
+        return v.dump();
+    }
     const std::string needle = " " + key + "=";
     const auto pos = line.find(needle);
     if (pos == std::string::npos) return "";

@@ -43,7 +43,7 @@ class WorkerTest : public ::testing::Test {
 
     // A client through the frontend, handed to the worker for `route`.
     ClientResult connect(std::uint32_t route, ClientOptions options = {});
-    // The access-log lines ("connection closed") so far.
+    // The access-log lines (JSON objects) so far.
     std::vector<std::string> access_lines() const;
     bool wait_access_lines(std::size_t n, std::chrono::milliseconds timeout = 10s) const;
 
@@ -55,7 +55,8 @@ class WorkerTest : public ::testing::Test {
     std::unique_ptr<WorkerProcess> worker_;
 };
 
-// "key=value" fields of a log line: the value of `key` ("" when absent), unquoted.
+// The value of `key` in an access-log (JSON) line: strings as they are, null as "-", numbers
+// and booleans as JSON text; "" when absent. For other (logfmt) lines: key=value, unquoted.
 std::string field(const std::string &line, const std::string &key);
 
 }  // namespace sni::wtest

@@ -52,7 +52,7 @@ TEST_F(LifecycleTest, AccessLogLine) {
     EXPECT_EQ(field(line, "mode"), "reencrypt");
     EXPECT_EQ(field(line, "sni"), "r.test");
     EXPECT_EQ(field(line, "alpn_offered"), "h2,x\"y");
-    EXPECT_NE(line.find("alpn_offered=\"h2,x\\\"y\""), std::string::npos) << line;
+    EXPECT_NE(line.find("\"alpn_offered\":\"h2,x\\\"y\""), std::string::npos) << line;
     EXPECT_EQ(field(line, "client_version"), "TLSv1.3");
     EXPECT_EQ(field(line, "client_cipher").rfind("TLS_", 0), 0u);
     EXPECT_EQ(field(line, "backend_version"), "TLSv1.3");

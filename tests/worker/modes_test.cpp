@@ -67,7 +67,7 @@ TEST_F(ModesTest, PassthroughClientSeesBackendCertificate) {
     EXPECT_EQ(field(line, "client_version"), "-");
     EXPECT_EQ(field(line, "splice_up"), "true");
     EXPECT_EQ(field(line, "splice_down"), "true");
-    EXPECT_EQ(field(line, "result"), "ok") << line;
+    EXPECT_EQ(field(line, "outcome"), "ok") << line;
 }
 
 class ProxyV2 : public WorkerTest, public ::testing::WithParamInterface<std::string> {};

@@ -67,7 +67,7 @@ TEST_P(VersionMatrix, ReencryptsWithBothVersions) {
     EXPECT_EQ(field(line, "client_version"), cv.openssl);
     EXPECT_EQ(field(line, "backend_version"), bv.openssl);
     EXPECT_EQ(field(line, "sni"), "r.test");
-    EXPECT_EQ(field(line, "result"), "ok") << line;
+    EXPECT_EQ(field(line, "outcome"), "ok") << line;
 }
 
 INSTANTIATE_TEST_SUITE_P(ClientXBackend, VersionMatrix,
@@ -274,7 +274,7 @@ TEST_F(ReencryptTest, BackendCertificateVerificationFails) {
     }
     ASSERT_TRUE(wait_access_lines(1));
     const std::string line = access_lines().at(0);
-    EXPECT_EQ(field(line, "result"), "error");
+    EXPECT_EQ(field(line, "outcome"), "error");
     EXPECT_NE(field(line, "reason").find("certificate verify failed"), std::string::npos) << line;
     EXPECT_TRUE(worker_->wait_log_contains("backend handshake failed"));
     ASSERT_TRUE(backend.wait_done(1));

@@ -1,0 +1,114 @@
+#include "loader/metrics_reports.hpp"
+
+namespace sni::loader {
+
+namespace {
+
+void count_servers(std::vector<std::uint64_t> &by_server, std::uint64_t mask) {
+    for (std::size_t i = 0; i < 64 && mask != 0; ++i, mask >>= 1) {
+        if ((mask & 1) == 0) continue;
+        if (by_server.size() <= i) by_server.resize(i + 1);
+        ++by_server[i];
+    }
+}
+
+}  // namespace
+
+void ReportTable::on_report(std::uint32_t pool, std::uint32_t worker, pid_t pid,
+                            const conn_report::Report &r) {
+    ++totals_.received;
+    WorkerState &w = workers_[{pool, worker}];
+    if (r.dropped_reports > w.dropped) w.dropped = r.dropped_reports;
+    switch (r.event) {
+        case conn_report::Event::kReady:
+            w.ready = true;
+            return;
+        case conn_report::Event::kOpened:
+            on_opened(w, pool, worker, pid, r);
+            return;
+        case conn_report::Event::kClosed:
+            on_closed(w, r);
+            return;
+    }
+}
+
+void ReportTable::on_opened(WorkerState &w, std::uint32_t pool, std::uint32_t worker, pid_t pid,
+                            const conn_report::Report &r) {
+    OpenConnView v;
+    v.pool = pool;
+    v.worker = worker;
+    v.pid = pid;
+    v.conn_id = r.conn_id;
+    v.route_id = r.route_id;
+    v.listener_id = r.listener_id;
+    v.client_addr = r.client_addr.view();
+    v.backend_addr = r.backend_addr.view();
+    v.alpn = r.alpn.view();
+    v.client_version = r.client.version.view();
+    v.client_cipher = r.client.cipher.view();
+    v.backend_version = r.backend.version.view();
+    v.backend_cipher = r.backend.cipher.view();
+    v.ktls_client_tx = r.client.ktls_tx != 0;
+    v.ktls_client_rx = r.client.ktls_rx != 0;
+    v.ktls_backend_tx = r.backend.ktls_tx != 0;
+    v.ktls_backend_rx = r.backend.ktls_rx != 0;
+    v.accepted_ns = r.accepted_ns;
+    w.open[r.conn_id] = std::move(v);
+
+    if (r.route_id >= routes_.size()) return;
+    RouteReports &rr = routes_[r.route_id];
+    ++rr.opened;
+    const std::pair<const char *, const conn_report::LegInfo *> legs[] = {{"client", &r.client},
+                                                                          {"backend", &r.backend}};
+    for (std::size_t i = 0; i < 2; ++i) {
+        const auto &[side, leg] = legs[i];
+        if (!leg->version.view().empty()) ++rr.versions[{side, std::string(leg->version.view())}];
+        if (!leg->cipher.view().empty()) ++rr.ciphers[{side, std::string(leg->cipher.view())}];
+        rr.ktls[i][0] += leg->ktls_tx;
+        rr.ktls[i][1] += leg->ktls_rx;
+    }
+    if (r.backend_connected_us != 0) rr.time_to_backend.observe_us(r.backend_connected_us);
+}
+
+void ReportTable::on_closed(WorkerState &w, const conn_report::Report &r) {
+    w.open.erase(r.conn_id);
+    if (r.route_id >= routes_.size()) return;
+    RouteReports &rr = routes_[r.route_id];
+    ++rr.closed[static_cast<std::size_t>(r.reason)];
+    rr.bytes_up += r.bytes_up;
+    rr.bytes_down += r.bytes_down;
+    rr.client_handshakes += !r.client.version.view().empty();
+    rr.backend_handshakes += !r.backend.version.view().empty();
+    rr.duration.observe_us(r.duration_us);
+    count_servers(rr.connect_failures, r.failed_servers);
+    count_servers(rr.ejections, r.ejected_servers);
+}
+
+void ReportTable::worker_gone(std::uint32_t pool, std::uint32_t worker) {
+    const auto it = workers_.find({pool, worker});
+    if (it == workers_.end()) return;
+    totals_.lost_open += it->second.open.size();
+    dropped_by_gone_ += it->second.dropped;
+    workers_.erase(it);
+}
+
+bool ReportTable::worker_ready(std::uint32_t pool, std::uint32_t worker) const {
+    const auto it = workers_.find({pool, worker});
+    return it != workers_.end() && it->second.ready;
+}
+
+std::vector<OpenConnView> ReportTable::open_connections() const {
+    std::vector<OpenConnView> out;
+    for (const auto &[key, w] : workers_)
+        for (const auto &[id, v] : w.open) out.push_back(v);
+    return out;
+}
+
+ReportTotals ReportTable::totals() const {
+    ReportTotals t = totals_;
+    t.dropped_by_workers = dropped_by_gone_;
+    for (const auto &[key, w] : workers_) t.dropped_by_workers += w.dropped;
+    return t;
+}
+
+}  // namespace sni::loader

@@ -1,0 +1,240 @@
+// The metrics pieces without a daemon: connection reports on the wire, the daemon's report
+// table, the Prometheus rendering and the HTTP request parsing of the endpoint.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include "common/conn_report.hpp"
+#include "common/fd.hpp"
+#include "loader/http_endpoint.hpp"
+#include "loader/metrics_render.hpp"
+#include "loader/metrics_reports.hpp"
+
+namespace sni {
+namespace {
+
+using conn_report::CloseReason;
+using conn_report::Event;
+using conn_report::Report;
+
+Report opened(std::uint64_t conn, std::uint32_t route) {
+    Report r;
+    r.event = Event::kOpened;
+    r.conn_id = conn;
+    r.route_id = route;
+    r.client.version.set("TLSv1.3");
+    r.client.cipher.set("TLS_AES_256_GCM_SHA384");
+    r.client.ktls_tx = 1;
+    r.backend.version.set("TLSv1");
+    r.alpn.set("h2");
+    r.client_addr.set("127.0.0.1:1000");
+    r.backend_connected_us = 2000;
+    return r;
+}
+
+Report closed(std::uint64_t conn, std::uint32_t route, CloseReason reason) {
+    Report r = opened(conn, route);
+    r.event = Event::kClosed;
+    r.reason = reason;
+    r.bytes_up = 10;
+    r.bytes_down = 20;
+    r.duration_us = 5000;
+    return r;
+}
+
+TEST(ConnReport, RoundTripOverASeqpacketChannel) {
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+    UniqueFd a(sv[0]), b(sv[1]);
+    Report r = closed(7, 1, CloseReason::kIdleTimeout);
+    r.failed_servers = 0b101;
+    r.alpn.set(std::string(100, 'a'));  // truncated to the field
+    ASSERT_TRUE(conn_report::send_report(a.get(), r));
+    std::uint8_t buf[sizeof(Report) + 16];
+    const ssize_t n = ::recv(b.get(), buf, sizeof buf, 0);
+    ASSERT_EQ(n, static_cast<ssize_t>(sizeof(Report)));
+    const std::span<const std::uint8_t> d(buf, static_cast<std::size_t>(n));
+    EXPECT_EQ(conn_report::magic_of(d), conn_report::kMagic);
+    const auto got = conn_report::decode(d);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->conn_id, 7u);
+    EXPECT_EQ(got->reason, CloseReason::kIdleTimeout);
+    EXPECT_EQ(got->client.version.view(), "TLSv1.3");
+    EXPECT_EQ(got->alpn.view(), std::string(63, 'a'));
+    EXPECT_EQ(got->failed_servers, 0b101u);
+}
+
+TEST(ConnReport, DecodeRejectsOtherDatagrams) {
+    Report r = opened(1, 0);
+    auto bytes = [](const Report &x) {
+        return std::vector<std::uint8_t>(reinterpret_cast<const std::uint8_t *>(&x),
+                                         reinterpret_cast<const std::uint8_t *>(&x) + sizeof x);
+    };
+    EXPECT_TRUE(conn_report::decode(bytes(r)));
+    auto short_one = bytes(r);
+    short_one.pop_back();
+    EXPECT_FALSE(conn_report::decode(short_one));
+    Report bad = r;
+    bad.magic = 0x48494e53;  // a handoff's magic
+    EXPECT_FALSE(conn_report::decode(bytes(bad)));
+    bad = r;
+    bad.reason = static_cast<CloseReason>(200);
+    EXPECT_FALSE(conn_report::decode(bytes(bad)));
+    bad = r;
+    bad.event = static_cast<Event>(9);
+    EXPECT_FALSE(conn_report::decode(bytes(bad)));
+    EXPECT_EQ(conn_report::magic_of(std::span<const std::uint8_t>()), 0u);
+}
+
+TEST(ConnReport, FullChannelDropsWithoutBlocking) {
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+    UniqueFd a(sv[0]), b(sv[1]);
+    const int small = 4096;
+    ::setsockopt(a.get(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    int sent = 0;
+    bool dropped = false;
+    for (int i = 0; i < 100000 && !dropped; ++i) {
+        if (conn_report::send_report(a.get(), opened(std::uint64_t(i), 0)))
+            ++sent;
+        else
+            dropped = true;
+    }
+    EXPECT_TRUE(dropped);
+    EXPECT_GT(sent, 0);
+}
+
+TEST(ReportTable, OpenConnectionsAndAggregates) {
+    loader::ReportTable t(2);
+    Report ready;
+    ready.event = Event::kReady;
+    EXPECT_FALSE(t.worker_ready(0, 0));
+    t.on_report(0, 0, 100, ready);
+    EXPECT_TRUE(t.worker_ready(0, 0));
+
+    t.on_report(0, 0, 100, opened(1, 0));
+    t.on_report(0, 0, 100, opened(2, 1));
+    t.on_report(0, 1, 101, opened(3, 1));
+    auto open = t.open_connections();
+    ASSERT_EQ(open.size(), 3u);
+
+    Report c = closed(1, 0, CloseReason::kClosed);
+    c.failed_servers = 0b10;
+    c.ejected_servers = 0b10;
+    t.on_report(0, 0, 100, c);
+    open = t.open_connections();
+    ASSERT_EQ(open.size(), 2u);
+
+    const auto &r0 = t.routes()[0];
+    EXPECT_EQ(r0.opened, 1u);
+    EXPECT_EQ(r0.closed[static_cast<std::size_t>(CloseReason::kClosed)], 1u);
+    EXPECT_EQ(r0.bytes_up, 10u);
+    EXPECT_EQ(r0.bytes_down, 20u);
+    EXPECT_EQ(r0.client_handshakes, 1u);
+    EXPECT_EQ(r0.ktls[0][0], 1u);
+    EXPECT_EQ(r0.ktls[0][1], 0u);
+    EXPECT_EQ((r0.versions.at({"backend", "TLSv1"})), 1u);
+    EXPECT_EQ(r0.time_to_backend.count, 1u);
+    ASSERT_EQ(r0.ejections.size(), 2u);
+    EXPECT_EQ(r0.ejections[1], 1u);
+    EXPECT_EQ(r0.connect_failures[0], 0u);
+
+    // Worker (0,0) dies: its open connection 2 is forgotten and counted as lost.
+    Report drops = opened(9, 1);
+    drops.event = Event::kReady;
+    drops.dropped_reports = 5;
+    t.on_report(0, 0, 100, drops);
+    t.worker_gone(0, 0);
+    open = t.open_connections();
+    ASSERT_EQ(open.size(), 1u);
+    EXPECT_EQ(open[0].conn_id, 3u);
+    EXPECT_EQ(open[0].pid, 101);
+    EXPECT_EQ(open[0].alpn, "h2");
+    EXPECT_FALSE(t.worker_ready(0, 0));
+    EXPECT_EQ(t.totals().lost_open, 1u);
+    EXPECT_EQ(t.totals().dropped_by_workers, 5u);
+
+    // Reports for routes the daemon does not know are kept out of the aggregates.
+    t.on_report(0, 1, 101, closed(3, 77, CloseReason::kClosed));
+    EXPECT_TRUE(t.open_connections().empty());
+}
+
+TEST(Prometheus, RendersLabelsFromConfigNamesAndEveryReason) {
+    loader::MetricsSnapshot s;
+    s.listeners = {"main"};
+    s.routes = {"web", "le\"gacy"};
+    s.route_servers = {{"127.0.0.1:8443", "[::1]:8443"}, {"10.0.0.1:443"}};
+    s.counters.accepted = 5;
+    s.counters.not_tls = 1;
+    s.counters.not_tls_by_reason[1] = 1;
+    s.counters.obs.count(0, 0, "handed_off");
+    s.counters.obs.count(0, loader::kNoRoute, "not_tls");
+    s.counters.obs.classification.observe_us(150);
+    loader::ReportTable t(2);
+    t.on_report(0, 0, 1, opened(1, 0));
+    Report c = closed(1, 0, CloseReason::kBackendHandshake);
+    c.ejected_servers = 0b10;
+    t.on_report(0, 0, 1, c);
+    s.reports = t.routes();
+    s.pools = {{"default", 2, 2, 1}};
+    s.ready = true;
+    const std::string text = loader::render_prometheus(s);
+    auto has = [&](const std::string &line) {
+        return text.find("\n" + line + "\n") != std::string::npos;
+    };
+    EXPECT_TRUE(has("sni_accepted_total 5")) << text;
+    EXPECT_TRUE(has("sni_ready 1"));
+    EXPECT_TRUE(
+        has("sni_connections_total{listener=\"main\",route=\"web\",outcome=\"handed_off\"} 1"));
+    EXPECT_TRUE(has("sni_connections_total{listener=\"main\",route=\"\",outcome=\"not_tls\"} 1"));
+    EXPECT_TRUE(has("sni_daemon_connections_total{outcome=\"not_tls\"} 1"));
+    EXPECT_TRUE(has("sni_daemon_connections_total{outcome=\"bpf_handoff_loss\"} 0"));
+    EXPECT_TRUE(has("sni_classification_seconds_bucket{le=\"0.0001\"} 0"));
+    EXPECT_TRUE(has("sni_classification_seconds_bucket{le=\"0.00025\"} 1"));
+    EXPECT_TRUE(has("sni_classification_seconds_bucket{le=\"+Inf\"} 1"));
+    EXPECT_TRUE(has("sni_classification_seconds_count 1"));
+    EXPECT_TRUE(
+        has("sni_worker_connections_closed_total{route=\"web\",reason=\"backend_handshake\"} 1"));
+    EXPECT_TRUE(
+        has("sni_worker_connections_closed_total{route=\"le\\\"gacy\",reason=\"closed\"} 0"));
+    EXPECT_TRUE(
+        has("sni_tls_handshake_failures_total{side=\"backend\",route=\"web\",reason=\"backend_"
+            "handshake\"} 1"));
+    EXPECT_TRUE(has("sni_tls_versions_total{side=\"client\",route=\"web\",version=\"TLSv1.3\"} 1"));
+    EXPECT_TRUE(has("sni_ktls_total{route=\"web\",leg=\"client\",direction=\"tx\"} 1"));
+    EXPECT_TRUE(has("sni_bytes_total{route=\"web\",direction=\"backend_to_client\"} 20"));
+    EXPECT_TRUE(has("sni_backend_passive_ejections_total{route=\"web\",server=\"[::1]:8443\"} 1"));
+    EXPECT_TRUE(
+        has("sni_backend_passive_ejections_total{route=\"web\",server=\"127.0.0.1:8443\"} 0"));
+    EXPECT_TRUE(has("sni_workers{pool=\"default\",state=\"ready\"} 1"));
+    EXPECT_TRUE(has("sni_reloads_total{result=\"failed\"} 0"));
+    // Every close reason of the workers appears for every route.
+    for (std::size_t k = 1; k < conn_report::kCloseReasonCount; ++k)
+        EXPECT_NE(text.find(std::string("route=\"web\",reason=\"") +
+                            std::string(conn_report::close_reason_name(CloseReason(k))) + "\"}"),
+                  std::string::npos);
+    // Each family is declared once, before its samples.
+    EXPECT_EQ(text.find("# TYPE sni_connections_total counter"),
+              text.rfind("# TYPE sni_connections_total counter"));
+}
+
+TEST(HttpEndpoint, ParsesRequestHeads) {
+    EXPECT_FALSE(http::parse_request("GET /metrics HTTP/1.1\r\nHost: x\r\n").complete);
+    auto r = http::parse_request("GET /metrics?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_TRUE(r.complete);
+    EXPECT_FALSE(r.bad);
+    EXPECT_EQ(r.method, "GET");
+    EXPECT_EQ(r.path, "/metrics");
+    EXPECT_TRUE(http::parse_request("GET /x SPDY/3\r\n\r\n").bad);
+    EXPECT_TRUE(http::parse_request("GET\r\n\r\n").bad);
+    EXPECT_TRUE(http::parse_request("GET http://x/ HTTP/1.1\r\n\r\n").bad);
+    EXPECT_EQ(http::parse_request("HEAD /readyz HTTP/1.0\n\n").path, "/readyz");
+    const std::string resp = http::render_response({503, "text/plain", "no\n"}, false);
+    EXPECT_EQ(resp,
+              "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: "
+              "3\r\nConnection: close\r\n\r\nno\n");
+    EXPECT_EQ(http::render_response({200, "text/plain", "body"}, true).find("body"),
+              std::string::npos);
+}
+
+}  // namespace
+}  // namespace sni
