@@ -15,12 +15,25 @@ import subprocess
 import sys
 
 
+def find_peerbench(repo):
+    """$PEERBENCH_DIR, else shared/peerbench beside the checkout or beside one of its parents
+    (a git worktree may sit deeper than the main checkout)."""
+    if os.environ.get("PEERBENCH_DIR"):
+        return os.environ["PEERBENCH_DIR"]
+    d = os.path.dirname(repo)
+    while True:
+        cand = os.path.join(d, "shared", "peerbench")
+        if os.path.isfile(os.path.join(cand, "run.sh")) or os.path.dirname(d) == d:
+            return cand
+        d = os.path.dirname(d)
+
+
 def main(argv):
     if len(argv) != 4:
         print(__doc__, file=sys.stderr)
         return 2
     repo, bindir, work = (os.path.abspath(a) for a in argv[1:])
-    peerbench = os.environ.get("PEERBENCH_DIR", os.path.join(repo, "..", "shared", "peerbench"))
+    peerbench = find_peerbench(repo)
     run = os.path.join(peerbench, "run.sh")
     if not os.access(run, os.X_OK):
         print("FAIL: %s not found (set PEERBENCH_DIR)" % run)
