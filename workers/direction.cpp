@@ -10,7 +10,10 @@ namespace sni::worker {
 
 namespace {
 
-constexpr std::size_t kPipeChunk = 64 * 1024;  // the default pipe capacity
+// Splice in 256 KiB steps: a quarter of the syscalls and wakeups of the default 64 KiB pipe
+// (fcntl F_SETPIPE_SZ; when that fails, e.g. over /proc/sys/fs/pipe-max-size, the kernel just
+// moves less per call).
+constexpr std::size_t kPipeChunk = 256 * 1024;
 
 std::uint32_t events_of(IoStatus s) {
     if (s == IoStatus::kWantRead) return EPOLLIN;
@@ -25,6 +28,7 @@ bool Direction::use_splice() {
     if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) return false;
     pipe_r_.reset(p[0]);
     pipe_w_.reset(p[1]);
+    ::fcntl(p[1], F_SETPIPE_SZ, static_cast<int>(kPipeChunk));
     splice_ = true;
     return true;
 }

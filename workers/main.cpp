@@ -17,6 +17,7 @@
 #include "common/fd.hpp"
 #include "common/log.hpp"
 #include "workers/access_log.hpp"
+#include "workers/allocator.hpp"
 #include "workers/event_loop.hpp"
 #include "workers/ktls.hpp"
 #include "workers/options.hpp"
@@ -63,6 +64,7 @@ config::Result<AccessLog, std::string> open_access_log(const config::AccessLog &
 
 int run(int argc, char **argv) {
     std::signal(SIGPIPE, SIG_IGN);
+    worker::keep_heap_memory();
     auto opts = worker::parse_options(argc, argv, std::getenv("SNI_HANDOFF_FD"));
     if (!opts) {
         std::fprintf(stderr, "sni-worker: %s\n%s", opts.error().c_str(), worker::kUsage);

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""PeerbenchProbes: peerbench's correctness probes against sni-splitter, both modes.
+
+Runs ../shared/peerbench/run.sh --probes-only --only sni-splitter with the adapter in
+bench/peerbench, on a copy of the scenario whose listener and backend ports are derived from this
+process's pid (other engineers and tests use the default ports at the same time), and fails unless
+every probe of both rows (terminate = reencrypt, passthrough) passed.
+
+    probes.py REPO_ROOT BIN_DIR WORK_DIR
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+
+def find_peerbench(repo):
+    """$PEERBENCH_DIR, else shared/peerbench beside the checkout or beside one of its parents
+    (a git worktree may sit deeper than the main checkout)."""
+    if os.environ.get("PEERBENCH_DIR"):
+        return os.environ["PEERBENCH_DIR"]
+    d = os.path.dirname(repo)
+    while True:
+        cand = os.path.join(d, "shared", "peerbench")
+        if os.path.isfile(os.path.join(cand, "run.sh")) or os.path.dirname(d) == d:
+            return cand
+        d = os.path.dirname(d)
+
+
+def main(argv):
+    if len(argv) != 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    repo, bindir, work = (os.path.abspath(a) for a in argv[1:])
+    peerbench = find_peerbench(repo)
+    run = os.path.join(peerbench, "run.sh")
+    if not os.access(run, os.X_OK):
+        print("FAIL: %s not found (set PEERBENCH_DIR)" % run)
+        return 1
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+
+    with open(os.path.join(peerbench, "scenario.json")) as f:
+        scenario = json.load(f)
+    base = 20000 + (os.getpid() % 11000) * 4  # 20000..63996, four ports per run
+    scenario["listen"]["port"] = base
+    for i, name in enumerate(sorted(scenario["backends"])):
+        scenario["backends"][name]["port"] = base + 1 + i
+    scen = os.path.join(work, "scenario.json")
+    with open(scen, "w") as f:
+        json.dump(scenario, f, indent=1)
+
+    results = os.path.join(work, "results")
+    env = dict(os.environ, SNI_SPLITTER_BIN=bindir)
+    cmd = [run, "--probes-only", "--only", "sni-splitter", "--adapters-dir", os.path.join(repo, "bench", "peerbench"),
+           "--scenario", scen, "--results", results]
+    print("running: %s (ports %d..%d)" % (" ".join(cmd), base, base + 3), flush=True)
+    rc = subprocess.run(cmd, env=env).returncode
+    if rc != 0:
+        print("FAIL: peerbench exited %d" % rc)
+        return 1
+
+    with open(os.path.join(results, "latest-probes.json")) as f:
+        doc = json.load(f)
+    rows = {r["mode"]: r for r in doc["rows"] if r["proxy"] == "sni-splitter"}
+    failed = 0
+    for mode in ("terminate", "passthrough"):
+        r = rows.get(mode)
+        if r is None:
+            print("FAIL: no sni-splitter %s row" % mode)
+            failed += 1
+            continue
+        if r.get("error") or r.get("skipped"):
+            print("FAIL: %s: %s" % (mode, r.get("error") or r.get("skipped")))
+            failed += 1
+            continue
+        total, ok = r.get("probes_total", 0), r.get("probes_ok", 0)
+        print("%s: %d/%d probes passed" % (mode, ok, total))
+        for p in r.get("probes", []):
+            if not p["ok"]:
+                print("  FAIL route %s sni=%s client %s: %s"
+                      % (p["route"], p["sni"], p["client_tls"], "; ".join(p.get("errors", []))))
+        if total == 0 or ok != total:
+            failed += 1
+    print("%d passed, %d failed" % (2 - failed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
