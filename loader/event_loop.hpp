@@ -23,6 +23,8 @@ enum class TokenKind : std::uint8_t {
     kChannel,        // id: worker channel id
     kPoolTimer,      // worker restarts
     kHousekeeping,   // periodic chores
+    kControl,        // the control socket's listener
+    kControlClient,  // id: control client id
 };
 
 struct Token {

@@ -32,12 +32,14 @@ long long ms(Pools::Clock::duration d) {
 config::Result<Pools, std::string> Pools::create(const config::Config &config,
                                                  std::string worker_bin, std::string config_path,
                                                  EventLoop &loop, const log::Logger &log,
-                                                 Counters &counters) {
+                                                 Counters &counters, std::uint64_t generation) {
     const int tfd = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (tfd < 0) return config::unexpected(std::string("timerfd_create: ") + std::strerror(errno));
     Pools p(loop, log, counters, UniqueFd(tfd));
     p.worker_bin_ = std::move(worker_bin);
     p.config_path_ = std::move(config_path);
+    p.generation_ = generation;
+    p.next_channel_id_ = (generation << 32) | 1;
     for (const auto &pc : config.pools) {
         Pool pool;
         pool.name = pc.name;
@@ -172,6 +174,10 @@ void Pools::flush(std::uint32_t pool, std::uint32_t worker) {
                      log::kv("error", std::strerror(r.err))});
         w.queue.pop_front();
     }
+    if (retiring_ && w.queue.empty()) {
+        close_channel(w);  // everything queued was sent: the worker may drain now
+        return;
+    }
     update_interest(w);
 }
 
@@ -225,7 +231,7 @@ bool Pools::on_child_exit(pid_t pid, int wait_status) {
             ++counters_->worker_exits;
             w.pid = -1;
             worker_down(p, i);
-            if (stopping_) {
+            if (stopping_ || retiring_) {
                 log_->info("worker stopped",
                            {log::kv("pool", pools_[p].name), log::kv("worker", i),
                             log::kv("pid", pid), log::kv("status", describe_exit(wait_status))});
@@ -269,7 +275,7 @@ void Pools::on_timer() {
     std::uint64_t ticks;
     while (::read(timer_.get(), &ticks, sizeof ticks) < 0 && errno == EINTR) {
     }
-    if (stopping_) return;
+    if (stopping_ || retiring_) return;
     const auto now = Clock::now();
     for (std::uint32_t p = 0; p < pools_.size(); ++p) {
         for (std::uint32_t i = 0; i < pools_[p].workers.size(); ++i) {
@@ -306,6 +312,28 @@ std::vector<pid_t> Pools::stop() {
     }
     arm_timer();
     return pids;
+}
+
+void Pools::retire() {
+    retiring_ = true;
+    for (std::uint32_t p = 0; p < pools_.size(); ++p) {
+        for (std::uint32_t i = 0; i < pools_[p].workers.size(); ++i) {
+            Worker &w = pools_[p].workers[i];
+            w.restart_at.reset();
+            flush(p, i);  // closes the channel once the queue is empty
+        }
+    }
+    arm_timer();
+}
+
+std::vector<Pools::PoolView> Pools::view() const {
+    std::vector<PoolView> out;
+    for (const Pool &p : pools_) {
+        PoolView v{p.name, p.user, {}};
+        for (const Worker &w : p.workers) v.workers.push_back({w.index, w.pid, w.queue.size()});
+        out.push_back(std::move(v));
+    }
+    return out;
 }
 
 std::vector<pid_t> Pools::pids() const {

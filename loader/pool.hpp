@@ -45,11 +45,14 @@ class Pools {
     static constexpr Clock::duration kMaxBackoff = std::chrono::seconds(5);
     static constexpr Clock::duration kStableRun = std::chrono::seconds(10);
 
-    // `worker_bin` + `config_path` make each worker's command line.
+    // `worker_bin` + `config_path` make each worker's command line. `generation` numbers the
+    // configuration these workers serve (1 at start, +1 per reload); it is the high half of
+    // every channel id, so channels of several generations can share one event loop.
     static config::Result<Pools, std::string> create(const config::Config &config,
                                                      std::string worker_bin,
                                                      std::string config_path, EventLoop &loop,
-                                                     const log::Logger &log, Counters &counters);
+                                                     const log::Logger &log, Counters &counters,
+                                                     std::uint64_t generation = 1);
     Pools(Pools &&) = default;
     ~Pools();
 
@@ -75,6 +78,29 @@ class Pools {
     std::vector<pid_t> stop();
     std::size_t running() const;
     std::vector<pid_t> pids() const;  // of the running workers
+
+    // Reload/shutdown drain: no restarts any more, every worker's channel is closed as soon as
+    // its queued handoffs are sent; a worker whose channel closes stops taking handoffs,
+    // finishes its connections and exits. The caller forces the exit after its deadline.
+    void retire();
+    bool retiring() const { return retiring_; }
+    std::uint64_t generation() const { return generation_; }
+    static std::uint64_t generation_of_channel(std::uint64_t channel_id) {
+        return channel_id >> 32;
+    }
+
+    // For status: per pool, its name, user and workers (index, pid, queued handoffs).
+    struct WorkerView {
+        std::uint32_t index;
+        pid_t pid;
+        std::size_t queued;
+    };
+    struct PoolView {
+        std::string name;
+        std::string user;
+        std::vector<WorkerView> workers;
+    };
+    std::vector<PoolView> view() const;
 
   private:
     struct Worker {
@@ -117,7 +143,9 @@ class Pools {
     std::vector<std::uint32_t> route_pool_;
     std::unordered_map<std::uint64_t, std::pair<std::uint32_t, std::uint32_t>> channels_;
     std::uint64_t next_channel_id_ = 1;
+    std::uint64_t generation_ = 1;
     bool stopping_ = false;
+    bool retiring_ = false;
 };
 
 }  // namespace sni::loader
