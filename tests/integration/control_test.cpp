@@ -99,6 +99,17 @@ TEST_P(ControlTest, ExitCodes) {
                                     "", 10s);
     EXPECT_EQ(nobody.exit_code, 4) << nobody.err;
     EXPECT_NE(nobody.err.find("permission denied"), std::string::npos) << nobody.err;
+    // Even through an opened-up socket file, SO_PEERCRED keeps others out.
+    ASSERT_EQ(::chmod(dir_->path().c_str(), 0711), 0);
+    ASSERT_EQ(::chmod(control_socket().c_str(), 0666), 0);
+    const auto peer = run_process({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                   SNI_CTL_BIN, "--socket", control_socket(), "status"},
+                                  "", 10s);
+    ASSERT_EQ(::chmod(control_socket().c_str(), 0600), 0);
+    ASSERT_EQ(::chmod(dir_->path().c_str(), 0700), 0);
+    EXPECT_EQ(peer.exit_code, 4) << peer.err;
+    EXPECT_NE(peer.err.find("root only"), std::string::npos) << peer.err;
+    EXPECT_NE(daemon_->log().find("control client refused"), std::string::npos);
     // 1: the daemon refuses (unknown route).
     const auto refused = run_ctl(control_socket(), {"drain", "--route", "no-such-route"});
     EXPECT_EQ(refused.exit_code, 1);
