@@ -19,7 +19,7 @@ constexpr int kAcceptBatch = 64;  // per wake-up, so one busy listener cannot st
 }  // namespace
 
 void Daemon::on_listener_ready(std::size_t socket_index) {
-    if (socket_index >= sockets_.size()) return;
+    if (socket_index >= sockets_.size() || !sockets_[socket_index].fd) return;  // closed
     const int lfd = sockets_[socket_index].fd.get();
     for (int i = 0; i < kAcceptBatch; ++i) {
         sockaddr_storage peer{};

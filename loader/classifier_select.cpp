@@ -11,8 +11,9 @@ config::Result<std::unique_ptr<BpfClassifier>, std::string> open_bpf(
     const std::string cgroup = find_cgroup2_root();
     if (const std::string reason = kernel_steering_unavailable_reason(cgroup); !reason.empty())
         return config::unexpected(reason);
+    // Room for routes added by later reloads (a reload beyond it is refused and says why).
     auto opened = KernelSteering::open(
-        cgroup, static_cast<std::uint32_t>(std::max<std::size_t>(config.routes.size(), 1)));
+        cgroup, static_cast<std::uint32_t>(std::max<std::size_t>(2 * config.routes.size(), 1024)));
     if (!opened) return config::unexpected("loading the BPF classifier: " + opened.error());
     std::unique_ptr<KernelSteering> steering = std::move(opened).value();
     for (const auto &s : sockets) {

@@ -142,8 +142,13 @@ void Daemon::apply_kernel_decision(Connection &conn, const KernelDecision &d) {
         return;
     }
     std::optional<RouteId> matched;
-    if (d.route_id >= 0 && static_cast<std::size_t>(d.route_id) < config_.routes.size())
+    if (d.ktime_ns < route_swap_ns_) {
+        // Decided with the table of an earlier generation: its route ids are not ours.
+        if (d.facts.status == CH_OK && (d.facts.flags & CH_F_SNI))
+            matched = routes_.lookup(conn.listener_id, sni_of(d.facts));
+    } else if (d.route_id >= 0 && static_cast<std::size_t>(d.route_id) < config_.routes.size()) {
         matched = static_cast<RouteId>(d.route_id);
+    }
     decide_and_act(conn, d.facts, matched);
 }
 
@@ -177,6 +182,14 @@ void Daemon::decide_and_act(Connection &conn, const ch_info &facts,
     if (facts.status == CH_MALFORMED && facts.reason < CH_R__COUNT)
         ++counters_.malformed_by_reason[facts.reason];
 
+    if (decision.hands_off() &&
+        (route_drained_[decision.route] || listener_drained_[conn.listener_id])) {
+        // sni-ctl drain: the route takes no new connections.
+        discard_input(conn.fd.get(), config_.listeners[conn.listener_id].max_client_hello);
+        send_fatal_alert(conn.fd.get(), AlertDescription::kUnrecognizedName);
+        close_connection(id, &Counters::drained, "route drained");
+        return;
+    }
     if (!decision.hands_off()) {
         discard_input(conn.fd.get(), config_.listeners[conn.listener_id].max_client_hello);
         if (decision.alert) send_fatal_alert(conn.fd.get(), *decision.alert);
@@ -294,6 +307,9 @@ void Daemon::hand_off(std::uint64_t id) {
                    {log::kv("conn", id), log::kv("verdict", verdict_name(conn.decision.verdict)),
                     log::kv("route", config_.routes[conn.decision.route].name),
                     log::kv("sni", sni_of(conn.facts)), log::kv("bytes", h.hello.size())});
+    const std::string &route = config_.routes[conn.decision.route].name;
+    ++route_handed_[route];
+    remember_handed(conn, route);
     pools_->dispatch(pools_->pool_of_route(conn.decision.route), std::move(h));
 }
 

@@ -7,7 +7,7 @@ namespace sni::loader {
 std::uint64_t Counters::closed() const {
     return rejected_unknown_sni + rejected_no_sni + not_tls + malformed + too_big + timeout +
            closed_early + read_error + handoff_overflow + handoff_error + no_worker + shutdown +
-           bpf_handoff_loss;
+           drained + bpf_handoff_loss;
 }
 
 std::vector<log::Field> counter_fields(const Counters &c) {
@@ -31,6 +31,9 @@ std::vector<log::Field> counter_fields(const Counters &c) {
         log::kv("handoff_error", c.handoff_error),
         log::kv("no_worker", c.no_worker),
         log::kv("shutdown", c.shutdown),
+        log::kv("drained", c.drained),
+        log::kv("reloads", c.reloads),
+        log::kv("reloads_failed", c.reloads_failed),
         log::kv("worker_starts", c.worker_starts),
         log::kv("worker_exits", c.worker_exits),
         log::kv("worker_spawn_errors", c.worker_spawn_errors),

@@ -38,6 +38,11 @@ struct Counters {
     std::uint64_t no_worker = 0;             // no worker of the pool is running
     // (bpf_handoff_loss below is a close reason too)
     std::uint64_t shutdown = 0;  // still open when the daemon stopped
+    std::uint64_t drained = 0;   // its route or listener is drained (sni-ctl drain): alert
+
+    // Reloads (SIGHUP / sni-ctl reload).
+    std::uint64_t reloads = 0;         // applied
+    std::uint64_t reloads_failed = 0;  // refused: the old configuration keeps serving
 
     // Workers.
     std::uint64_t worker_starts = 0;

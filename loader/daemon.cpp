@@ -19,7 +19,9 @@ namespace sni::loader {
 
 namespace {
 
-constexpr auto kShutdownGrace = std::chrono::seconds(3);
+// After the drain deadline workers get SIGTERM (sni-worker then closes what is left within its
+// own 2 s grace); whoever still runs this long after that is killed.
+constexpr auto kShutdownGrace = std::chrono::seconds(4);
 
 config::Result<UniqueFd, std::string> periodic_timer(std::chrono::milliseconds every) {
     UniqueFd fd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
@@ -91,8 +93,8 @@ config::Result<bool, std::string> Daemon::setup() {
     // Also on the BPF path: for the sockets the kernel did not take (see KernelSteering::owns).
     userspace_ = std::make_unique<UserspaceClassifier>(config_);
 
-    auto pools =
-        Pools::create(config_, settings_.worker_bin, settings_.config_path, loop_, log_, counters_);
+    auto pools = Pools::create(config_, settings_.worker_bin, settings_.snapshot.path(), loop_,
+                               log_, counters_, generation_);
     if (!pools) return config::unexpected(std::move(pools).error());
     pools_ = std::make_unique<Pools>(std::move(pools).value());
     if (auto started = pools_->start_all(); !started) {
@@ -124,7 +126,8 @@ config::Result<bool, std::string> Daemon::setup() {
                        "epoll add timer");
         !r)
         return r;
-    if (auto r = check(loop_.add(pools_->timer_fd(), EPOLLIN, Token{TokenKind::kPoolTimer}),
+    if (auto r = check(loop_.add(pools_->timer_fd(), EPOLLIN,
+                                 Token{TokenKind::kPoolTimer, pools_->generation()}),
                        "epoll add timer");
         !r)
         return r;
@@ -137,6 +140,15 @@ config::Result<bool, std::string> Daemon::setup() {
     }
 
     if (auto r = start_metrics_endpoint(); !r) return r;
+    ktls_ = probe_ktls();
+    route_drained_.assign(config_.routes.size(), false);
+    listener_drained_.assign(config_.listeners.size(), false);
+    auto control = ControlServer::open(
+        config_.control.socket, loop_, log_,
+        [this](const control::Request &request) { return handle_control(request); });
+    if (!control) return config::unexpected(std::move(control).error());
+    control_ = std::make_unique<ControlServer>(std::move(control).value());
+    log_.info("control socket", {log::kv("path", control_->path())});
 
     for (const auto &s : sockets_)
         log_.info("listening", {log::kv("listener", config_.listeners[s.listener_id].name),
@@ -151,20 +163,30 @@ int Daemon::run() {
                log::kv("workers", pools_->running())});
     notify_systemd("READY=1\nSTATUS=serving");
     std::array<epoll_event, 256> events;
-    while (!stopping_) {
-        const int n = loop_.wait(events, -1);
+    for (;;) {
+        if (stopping_ && shutdown_step()) break;
+        const int n = loop_.wait(events, stopping_ ? 50 : -1);
         if (n < 0) {
             log_.error("epoll_wait failed", {log::kv("error", std::strerror(-n))});
-            break;
+            if (!stopping_) begin_shutdown("epoll_wait failed");
+            stop_deadline_ = Clock::now();
+            continue;
         }
-        for (int i = 0; i < n && !stopping_; ++i) dispatch(events[static_cast<std::size_t>(i)]);
+        for (int i = 0; i < n; ++i) dispatch(events[static_cast<std::size_t>(i)]);
     }
-    shutdown();
+    finish_shutdown();
     return 0;
 }
 
 void Daemon::notify_systemd(std::string_view state) const {
     if (auto r = sd_notify(state); !r) log_.warn("sd_notify failed", {log::kv("error", r.error())});
+}
+
+Pools *Daemon::pools_of_generation(std::uint64_t generation) {
+    if (pools_ && pools_->generation() == generation) return pools_.get();
+    for (auto &r : retired_)
+        if (r.pools->generation() == generation) return r.pools.get();
+    return nullptr;
 }
 
 void Daemon::dispatch(const epoll_event &ev) {
@@ -186,10 +208,11 @@ void Daemon::dispatch(const epoll_event &ev) {
             on_steering_ready();
             break;
         case TokenKind::kChannel:
-            pools_->on_channel_event(t.id, ev.events);
+            if (Pools *p = pools_of_generation(Pools::generation_of_channel(t.id)))
+                p->on_channel_event(t.id, ev.events);
             break;
         case TokenKind::kPoolTimer:
-            pools_->on_timer();
+            if (Pools *p = pools_of_generation(t.id)) p->on_timer();
             break;
         case TokenKind::kHousekeeping:
             on_housekeeping();
@@ -199,6 +222,12 @@ void Daemon::dispatch(const epoll_event &ev) {
             break;
         case TokenKind::kHttpClient:
             if (http_) http_->on_client(t.id, ev.events);
+            break;
+        case TokenKind::kControl:
+            if (control_) control_->on_listen_ready();
+            break;
+        case TokenKind::kControlClient:
+            if (control_) control_->on_client_event(t.id, ev.events);
             break;
     }
 }
@@ -211,14 +240,13 @@ void Daemon::on_signal() {
                 break;
             case SIGTERM:
             case SIGINT:
-                log_.info("stopping", {log::kv("signal", ::sigabbrev_np(sig))});
-                stopping_ = true;
-                return;
+                begin_shutdown(::sigabbrev_np(sig));
+                break;
             case SIGUSR1:
                 log_counters("counters");
                 break;
             case SIGHUP:
-                log_.warn("SIGHUP: configuration reload is not supported yet; ignored");
+                (void)reload("SIGHUP");  // logs its result
                 break;
             default:
                 break;
@@ -231,8 +259,10 @@ void Daemon::reap_children() {
         int status = 0;
         const pid_t pid = ::waitpid(-1, &status, WNOHANG);
         if (pid <= 0) return;
-        if (!pools_ || !pools_->on_child_exit(pid, status))
-            log_.debug("unknown child reaped", {log::kv("pid", pid)});
+        bool ours = pools_ && pools_->on_child_exit(pid, status);
+        for (auto &r : retired_)
+            if (!ours) ours = r.pools->on_child_exit(pid, status);
+        if (!ours) log_.debug("unknown child reaped", {log::kv("pid", pid)});
     }
 }
 
@@ -243,8 +273,10 @@ void Daemon::on_housekeeping() {
     const auto now = Clock::now();
     if (classifier_.bpf) counters_.bpf_orphan_decisions += classifier_.bpf->expire(now);
     if (http_) http_->expire(now);
+    if (control_) control_->expire(now);
+    check_retired(now);
     for (std::size_t i = 0; i < sockets_.size(); ++i) {
-        if (!socket_paused_[i]) continue;
+        if (!socket_paused_[i] || !sockets_[i].fd) continue;
         socket_paused_[i] = false;
         loop_.modify(sockets_[i].fd.get(), EPOLLIN, Token{TokenKind::kListener, i});
     }
@@ -270,31 +302,76 @@ void Daemon::log_counters(std::string_view msg) const {
     log_.log(log::Level::kInfo, msg, fields);
 }
 
-void Daemon::shutdown() {
-    notify_systemd("STOPPING=1\nSTATUS=draining");
-    http_.reset();
-    for (auto &s : sockets_) loop_.remove(s.fd.get());
-    sockets_.clear();  // closes the listening sockets: no new connections
-    for (const auto id : conns_.ids()) close_connection(id, &Counters::shutdown, "shutdown");
-
-    pools_->stop();
-    const auto deadline = Clock::now() + kShutdownGrace;
-    while (pools_->running() > 0 && Clock::now() < deadline) {
-        reap_children();
-        if (pools_->running() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+// SIGTERM: stop accepting (the listening sockets are closed), let the connections being
+// classified finish (each is bounded by its client_hello_timeout) and go to the workers, then
+// retire every pool: workers finish their connections, up to the drain deadline.
+void Daemon::begin_shutdown(std::string_view why) {
+    if (stopping_) {
+        // A second SIGTERM: do not wait for the drain any more.
+        log_.info("second stop request: ending the drain now");
+        stop_deadline_ = Clock::now();
+        return;
     }
-    if (pools_->running() > 0) {
-        for (const pid_t pid : pools_->pids()) {
+    stopping_ = true;
+    draining_ = true;  // /readyz: 503 from now on
+    notify_systemd("STOPPING=1\nSTATUS=draining");
+    log_.info("stopping", {log::kv("signal", why), log::kv("classifying", conns_.size()),
+                           log::kv("drain_timeout_ms", settings_.drain_timeout.count())});
+    for (auto &s : sockets_)
+        if (s.fd) loop_.remove(s.fd.get());
+    sockets_.clear();  // closes the listening sockets: no new connections
+}
+
+bool Daemon::shutdown_step() {
+    const auto now = Clock::now();
+    if (conns_.size() > 0 && !stop_deadline_) return false;  // still classifying
+    if (!stop_deadline_) stop_deadline_ = now + settings_.drain_timeout;
+    if (!pools_->retiring()) {
+        pools_->retire();
+        log_.info("draining workers", {log::kv("workers", pools_->running())});
+    }
+    for (const auto id : conns_.ids()) close_connection(id, &Counters::shutdown, "shutdown");
+    reap_children();
+    std::size_t running = pools_->running();
+    for (const auto &r : retired_) running += r.pools->running();
+    if (running == 0) return true;
+    auto all_pids = [&] {
+        auto pids = pools_->pids();
+        for (const auto &r : retired_)
+            for (const pid_t p : r.pools->pids()) pids.push_back(p);
+        return pids;
+    };
+    if (now >= *stop_deadline_ && !kill_deadline_) {
+        log_.info("drain deadline reached: stopping workers", {log::kv("workers", running)});
+        for (const pid_t pid : all_pids()) ::kill(pid, SIGTERM);
+        kill_deadline_ = now + kShutdownGrace;
+    }
+    if (kill_deadline_ && now >= *kill_deadline_) {
+        for (const pid_t pid : all_pids()) {
             log_.warn("worker did not stop, killing it", {log::kv("pid", pid)});
             ::kill(pid, SIGKILL);
         }
-        while (pools_->running() > 0) {
+        for (;;) {
+            std::size_t left = pools_->running();
+            for (const auto &r : retired_) left += r.pools->running();
+            if (left == 0) break;
             int status = 0;
             const pid_t pid = ::waitpid(-1, &status, 0);
             if (pid < 0) break;
-            pools_->on_child_exit(pid, status);
+            bool ours = pools_->on_child_exit(pid, status);
+            for (auto &r : retired_)
+                if (!ours) ours = r.pools->on_child_exit(pid, status);
         }
+        return true;
     }
+    return false;
+}
+
+void Daemon::finish_shutdown() {
+    pools_->stop();
+    retired_.clear();
+    control_.reset();  // removes the socket file
+    http_.reset();
     log_counters("stopped");
 }
 

@@ -6,8 +6,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -16,11 +18,15 @@
 #include "common/fd.hpp"
 #include "common/log.hpp"
 #include "loader/classifier_select.hpp"
+#include "common/control_protocol.hpp"
+#include "loader/config_snapshot.hpp"
 #include "loader/connections.hpp"
+#include "loader/control_server.hpp"
 #include "loader/counters.hpp"
 #include "loader/deadline_fifo.hpp"
 #include "loader/event_loop.hpp"
 #include "loader/http_endpoint.hpp"
+#include "loader/ktls_probe.hpp"
 #include "loader/listeners.hpp"
 #include "loader/metrics_snapshot.hpp"
 #include "loader/policy.hpp"
@@ -34,6 +40,11 @@ struct DaemonSettings {
     std::string config_path;  // passed on to the workers
     std::string worker_bin;
     config::Classifier classifier = config::Classifier::kAuto;
+    // SIGTERM and reload: how long workers may finish their connections before they are told
+    // to stop (like nginx's worker_shutdown_timeout).
+    std::chrono::milliseconds drain_timeout = std::chrono::seconds(30);
+    std::string version;
+    ConfigSnapshot snapshot;  // generation 1's frozen copy of config_path (what workers read)
 };
 
 class Daemon {
@@ -52,14 +63,13 @@ class Daemon {
     int run();
 
     const Counters &counters() const { return counters_; }
+    bool uses_bpf() const { return classifier_.bpf != nullptr; }
 
     // daemon_metrics.cpp: the metrics endpoint's data (also for the control socket).
     MetricsSnapshot metrics_snapshot() const;
     // Listeners bound, every pool has a worker that reported ready, not stopping or draining.
     bool ready() const;
     std::vector<OpenConnView> open_connections() const { return pools_->open_connections(); }
-    // Reload results for sni_reloads_total (the reload code calls it).
-    void count_reload(bool ok) { ++(ok ? counters_.obs.reloads_ok : counters_.obs.reloads_failed); }
     // Draining (set by the drain code): /readyz answers 503 from then on.
     void set_draining(bool draining) { draining_ = draining; }
 
@@ -72,13 +82,37 @@ class Daemon {
     void on_signal();
     void on_housekeeping();
     void reap_children();
-    void shutdown();
+    void begin_shutdown(std::string_view why);
+    bool shutdown_step();  // true once everything has stopped
+    void finish_shutdown();
     void log_counters(std::string_view msg) const;
     void notify_systemd(std::string_view state) const;  // sd_notify; a failure is logged
 
     // daemon_metrics.cpp
     config::Result<bool, std::string> start_metrics_endpoint();
     http::Response serve_http(std::string_view path) const;
+    Pools *pools_of_generation(std::uint64_t generation);
+
+    // reload.cpp: a new generation of the configuration (SIGHUP / sni-ctl reload)
+    config::Result<control::Json, std::string> reload(std::string_view trigger);
+    void retire_pools(std::unique_ptr<Pools> pools, ConfigSnapshot snapshot);
+    void check_retired(Clock::time_point now);
+
+    // control_commands.cpp: the control socket's commands
+    std::string handle_control(const control::Request &request);
+    control::Json cmd_status() const;
+    control::Json cmd_routes() const;
+    control::Json cmd_conns();
+    config::Result<control::Json, std::string> cmd_drain(const control::Json &args);
+    std::string cmd_metrics() const;
+    // The daemon's record of handed-off connections, for `conns` (address pair -> route).
+    struct HandedConn {
+        std::uint64_t conn_id = 0;
+        std::uint64_t generation = 0;
+        std::string route;
+        std::string listener;
+    };
+    void remember_handed(const Connection &conn, const std::string &route);
 
     // accept.cpp
     void on_listener_ready(std::size_t socket_index);
@@ -121,6 +155,35 @@ class Daemon {
     bool draining_ = false;
     Clock::time_point started_at_ = Clock::now();
     std::unique_ptr<http::Endpoint> http_;  // metrics and health; null without metrics.listen
+    bool stopped_ = false;
+    Clock::time_point started_ = Clock::now();
+    std::optional<Clock::time_point> stop_deadline_;  // SIGTERM: workers are told to stop then
+    std::optional<Clock::time_point> kill_deadline_;  // then killed
+
+    // Reload.
+    std::uint64_t generation_ = 1;
+    std::uint64_t route_swap_ns_ = 0;  // CLOCK_MONOTONIC of the last BPF route table swap
+    struct Retired {
+        std::unique_ptr<Pools> pools;
+        ConfigSnapshot snapshot;    // removed once its workers are gone
+        Clock::time_point stop_at;  // drain deadline: SIGTERM then
+        bool told_to_stop = false;
+    };
+    std::vector<Retired> retired_;
+    // Worker reports of generations that are gone, by route name: counters never go back.
+    std::map<std::string, RouteReports> reports_history_;
+    std::string last_reload_error_;
+
+    // Drain (sni-ctl drain): by route name and by listener id.
+    std::vector<bool> route_drained_;     // by route id of the current generation
+    std::vector<bool> listener_drained_;  // by listener id
+
+    // Control and per-route bookkeeping.
+    std::unique_ptr<ControlServer> control_;
+    KtlsSupport ktls_;
+    std::unordered_map<std::string, std::uint64_t> route_handed_;  // by route name
+    std::unordered_map<std::string, HandedConn> handed_;           // by address pair
+
     log::RateLimiter accept_log_limit_{std::chrono::seconds(10), 5};
     log::RateLimiter peer_log_limit_{std::chrono::seconds(1), 20};
 };

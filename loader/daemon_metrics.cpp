@@ -45,12 +45,22 @@ MetricsSnapshot Daemon::metrics_snapshot() const {
     }
     s.counters = counters_;
     s.reports = pools_->reports().routes();
+    // Counters never go back across reloads: add the generations that are draining or gone.
+    std::map<std::string, RouteReports> earlier = reports_history_;
+    for (const auto &r : retired_) fold_reports(*r.pools, earlier);
+    for (std::size_t i = 0; i < s.reports.size() && i < config_.routes.size(); ++i)
+        if (auto it = earlier.find(config_.routes[i].name); it != earlier.end())
+            merge_into(s.reports[i], it->second);
     s.report_totals = pools_->reports().totals();
     s.open_by_route.assign(config_.routes.size(), 0);
     for (const auto &c : pools_->open_connections())
         if (c.route_id < s.open_by_route.size()) ++s.open_by_route[c.route_id];
     for (const auto &p : pools_->pool_states())
         s.pools.push_back({p.name, p.workers, p.running, p.ready});
+    s.generation = generation_;
+    for (const auto &r : retired_) s.workers_draining += r.pools->running();
+    s.classifying = conns_.size();
+    for (const auto &[route, n] : route_handed_) s.handoffs_by_route[route] = n;
     s.ready = ready();
     s.uptime_seconds = std::chrono::duration<double>(Clock::now() - started_at_).count();
     return s;

@@ -25,6 +25,8 @@ enum class TokenKind : std::uint8_t {
     kHousekeeping,   // periodic chores
     kHttpListener,   // the metrics/health endpoint's listening socket
     kHttpClient,     // id: metrics endpoint client id
+    kControl,        // the control socket's listener
+    kControlClient,  // id: control client id
 };
 
 struct Token {

@@ -9,6 +9,8 @@
 #include "common/config.hpp"
 #include "common/config_error.hpp"
 #include "common/log.hpp"
+#include "loader/capabilities.hpp"
+#include "loader/config_snapshot.hpp"
 #include "loader/daemon.hpp"
 #include "loader/options.hpp"
 
@@ -64,11 +66,24 @@ int main(int argc, char **argv) {
         return 0;
     }
 
-    config::Config cfg = std::move(loaded).value();
+    // What was just checked may have changed since: the daemon runs the text it froze.
+    auto frozen = loader::load_and_snapshot(opt.config_path, 1);
+    if (!frozen) {
+        write_stderr(frozen.error());
+        log.error("invalid configuration", {log::kv("file", opt.config_path)});
+        return 1;
+    }
+    if (!frozen->snapshot_error.empty())
+        log.warn("cannot freeze the configuration, workers read the file itself",
+                 {log::kv("error", frozen->snapshot_error)});
+    config::Config cfg = std::move(frozen->config);
     loader::DaemonSettings settings;
     settings.config_path = opt.config_path;
+    settings.snapshot = std::move(frozen->snapshot);
     settings.worker_bin = opt.worker_bin.empty() ? loader::default_worker_bin() : opt.worker_bin;
     settings.classifier = opt.classifier.value_or(cfg.classifier);
+    settings.drain_timeout = opt.drain_timeout;
+    settings.version = SNI_VERSION;
 
     raise_fd_limit(log);
     log.info("starting", {log::kv("version", SNI_VERSION), log::kv("config", opt.config_path),
@@ -77,6 +92,14 @@ int main(int argc, char **argv) {
     if (!daemon) {
         log.error("cannot start", {log::kv("error", daemon.error())});
         return 1;
+    }
+    if (!opt.keep_capabilities) {
+        const auto keep = loader::capabilities_to_keep(daemon.value()->uses_bpf());
+        if (auto dropped = loader::drop_capabilities(keep); !dropped) {
+            log.error("cannot drop capabilities", {log::kv("error", dropped.error())});
+            return 1;
+        }
+        log.info("capabilities dropped", {log::kv("kept", loader::capability_names(keep))});
     }
     return daemon.value()->run();
 }

@@ -26,4 +26,10 @@ std::uint64_t us_since(std::uint64_t start_ns) {
     return (now - start_ns) / 1000;
 }
 
+void Histogram::merge(const Histogram &other) {
+    for (std::size_t i = 0; i < buckets.size(); ++i) buckets[i] += other.buckets[i];
+    count += other.count;
+    sum += other.sum;
+}
+
 }  // namespace sni::loader

@@ -17,6 +17,7 @@ struct Histogram {
     double sum = 0;  // seconds
 
     void observe_us(std::uint64_t us);
+    void merge(const Histogram &other);
 };
 
 // CLOCK_MONOTONIC in ns (the clock of Handoff::accepted_ns).

@@ -1,5 +1,5 @@
 // What the daemon observes for the metrics endpoint beyond the plain Counters: what happened to
-// connections by listener and route, the classification and handoff latencies, and reloads.
+// connections by listener and route, the classification and handoff latencies.
 #pragma once
 
 #include <cstdint>
@@ -22,10 +22,6 @@ struct Observations {
     Histogram handoff;         // accept -> the datagram is in the worker's channel
 
     std::uint64_t worker_restarts = 0;  // starts after an exit (not the first start)
-
-    // Reloads by result; the control socket / SIGHUP code increments them.
-    std::uint64_t reloads_ok = 0;
-    std::uint64_t reloads_failed = 0;
 
     void count(std::uint32_t listener, std::int64_t route, std::string_view outcome) {
         ++outcomes[{listener, route, outcome}];

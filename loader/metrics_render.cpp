@@ -164,9 +164,20 @@ void daemon_metrics(Writer &w, const MetricsSnapshot &s) {
         w.sample("sni_workers", {{"pool", p.name}, {"state", "ready"}}, p.ready);
     }
 
+    w.family("sni_workers_draining", "gauge",
+             "Workers of earlier configuration generations finishing their connections.");
+    w.sample("sni_workers_draining", {}, s.workers_draining);
+
     w.family("sni_reloads_total", "counter", "Configuration reloads by result.");
-    w.sample("sni_reloads_total", {{"result", "ok"}}, c.obs.reloads_ok);
-    w.sample("sni_reloads_total", {{"result", "failed"}}, c.obs.reloads_failed);
+    w.sample("sni_reloads_total", {{"result", "ok"}}, c.reloads);
+    w.sample("sni_reloads_total", {{"result", "failed"}}, c.reloads_failed);
+    w.family("sni_config_generation", "gauge", "Generation of the configuration in force.");
+    w.sample("sni_config_generation", {}, s.generation);
+    w.family("sni_connections_classifying", "gauge", "Connections the daemon is classifying now.");
+    w.sample("sni_connections_classifying", {}, s.classifying);
+    w.family("sni_handoffs_total", "counter", "Connections handed to a worker, by route.");
+    for (const auto &[route, n] : s.handoffs_by_route)
+        w.sample("sni_handoffs_total", {{"route", route}}, n);
 }
 
 void report_metrics(Writer &w, const MetricsSnapshot &s) {

@@ -111,4 +111,21 @@ ReportTotals ReportTable::totals() const {
     return t;
 }
 
+void merge_into(RouteReports &into, const RouteReports &from) {
+    into.opened += from.opened;
+    for (std::size_t i = 0; i < into.closed.size(); ++i) into.closed[i] += from.closed[i];
+    into.bytes_up += from.bytes_up;
+    into.bytes_down += from.bytes_down;
+    for (const auto &[k, v] : from.versions) into.versions[k] += v;
+    for (const auto &[k, v] : from.ciphers) into.ciphers[k] += v;
+    into.client_handshakes += from.client_handshakes;
+    into.backend_handshakes += from.backend_handshakes;
+    for (std::size_t l = 0; l < 2; ++l)
+        for (std::size_t d = 0; d < 2; ++d) into.ktls[l][d] += from.ktls[l][d];
+    into.time_to_backend.merge(from.time_to_backend);
+    into.duration.merge(from.duration);
+    // Server indexes are positions in a route's server list, which a reload may change: the
+    // per-server counts of an older generation are not carried over.
+}
+
 }  // namespace sni::loader

@@ -56,6 +56,9 @@ struct RouteReports {
     std::vector<std::uint64_t> ejections;
 };
 
+// Adds `from`'s counts to `into` (e.g. a gone generation's counts to the running totals).
+void merge_into(RouteReports &into, const RouteReports &from);
+
 struct ReportTotals {
     std::uint64_t received = 0;
     std::uint64_t malformed = 0;           // datagrams that were not valid reports

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,11 @@ struct MetricsSnapshot {
         std::uint64_t workers = 0, running = 0, ready = 0;
     };
     std::vector<Pool> pools;
+
+    std::uint64_t generation = 1;                            // of the configuration
+    std::uint64_t workers_draining = 0;                      // of earlier generations
+    std::uint64_t classifying = 0;                           // held by the daemon now
+    std::map<std::string, std::uint64_t> handoffs_by_route;  // by route name, since start
 
     bool ready = false;  // what /readyz answers
     double uptime_seconds = 0;

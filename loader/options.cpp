@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <string>
 
 #include "common/config_enums.hpp"
 
@@ -12,13 +13,18 @@ std::string usage() {
     return "usage: sni-splitterd --config FILE [--check] [--worker-bin PATH]\n"
            "                     [--classifier auto|bpf|userspace] [--log-level "
            "debug|info|warn|error]\n"
+           "                     [--drain-timeout SECONDS] [--keep-capabilities]\n"
            "       sni-splitterd --version\n"
            "\n"
            "  --config FILE       the YAML configuration\n"
            "  --check             validate the configuration, print its errors, exit 0 or 1\n"
            "  --worker-bin PATH   worker executable (default: sni-worker next to this binary)\n"
            "  --classifier MODE   overrides the configuration's `classifier`\n"
-           "  --log-level LEVEL   minimum level logged to stderr (default: info)\n";
+           "  --log-level LEVEL   minimum level logged to stderr (default: info)\n"
+           "  --drain-timeout S   SIGTERM/reload: seconds workers get to finish their\n"
+           "                      connections before they are stopped (default 30; may be\n"
+           "                      fractional, e.g. 0.5)\n"
+           "  --keep-capabilities do not drop capabilities after start-up (debugging)\n";
 }
 
 config::Result<Options, std::string> parse_options(std::span<const char *const> args) {
@@ -61,6 +67,23 @@ config::Result<Options, std::string> parse_options(std::span<const char *const> 
                 return fail("--classifier: \"" + std::string(*v) +
                             "\" is not auto, bpf or userspace");
             o.classifier = *c;
+        } else if (a == "--drain-timeout") {
+            auto v = take();
+            double seconds = -1;
+            if (v) {
+                try {
+                    std::size_t used = 0;
+                    seconds = std::stod(std::string(*v), &used);
+                    if (used != v->size()) seconds = -1;
+                } catch (...) {
+                    seconds = -1;
+                }
+            }
+            if (seconds < 0 || seconds > 86400)
+                return fail("--drain-timeout needs a number of seconds (0..86400)");
+            o.drain_timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+        } else if (a == "--keep-capabilities") {
+            o.keep_capabilities = true;
         } else if (a == "--log-level") {
             auto v = take();
             auto level = v ? log::parse_level(*v) : std::nullopt;

@@ -1,6 +1,7 @@
 // Command line of sni-splitterd.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <span>
 #include <string>
@@ -19,6 +20,9 @@ struct Options {
     std::string worker_bin;                        // "" = sni-worker next to this binary
     std::optional<config::Classifier> classifier;  // overrides the config's `classifier`
     log::Level log_level = log::Level::kInfo;
+    // SIGTERM and reload: how long workers may finish their connections (default 30 s).
+    std::chrono::milliseconds drain_timeout = std::chrono::seconds(30);
+    bool keep_capabilities = false;  // --keep-capabilities: no drop (debugging only)
 };
 
 config::Result<Options, std::string> parse_options(std::span<const char *const> args);

@@ -33,13 +33,15 @@ long long ms(Pools::Clock::duration d) {
 config::Result<Pools, std::string> Pools::create(const config::Config &config,
                                                  std::string worker_bin, std::string config_path,
                                                  EventLoop &loop, const log::Logger &log,
-                                                 Counters &counters) {
+                                                 Counters &counters, std::uint64_t generation) {
     const int tfd = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (tfd < 0) return config::unexpected(std::string("timerfd_create: ") + std::strerror(errno));
     Pools p(loop, log, counters, UniqueFd(tfd));
     p.reports_ = ReportTable(config.routes.size());
     p.worker_bin_ = std::move(worker_bin);
     p.config_path_ = std::move(config_path);
+    p.generation_ = generation;
+    p.next_channel_id_ = (generation << 32) | 1;
     for (const auto &pc : config.pools) {
         Pool pool;
         pool.name = pc.name;
@@ -54,6 +56,7 @@ config::Result<Pools, std::string> Pools::create(const config::Config &config,
         for (std::uint32_t i = 0; i < config.pools.size(); ++i)
             if (config.pools[i].name == route.pool) idx = i;
         p.route_pool_.push_back(idx);
+        p.route_names_.push_back(route.name);
     }
     return p;
 }
@@ -111,6 +114,7 @@ config::Result<bool, std::string> Pools::start(std::uint32_t pool, std::uint32_t
     channels_[w.channel_id] = {pool, worker};
     loop_->add(w.channel.get(), EPOLLIN | EPOLLRDHUP, Token{TokenKind::kChannel, w.channel_id});
     w.keys_pending = pools_[pool].tickets.has_value();
+    w.write_shut = false;
     ++counters_->worker_starts;
     log_->info("worker started", {log::kv("pool", pools_[pool].name), log::kv("worker", worker),
                                   log::kv("pid", w.pid)});
@@ -218,6 +222,14 @@ void Pools::flush(std::uint32_t pool, std::uint32_t worker) {
                     {log::kv("conn", h.meta.conn_id), log::kv("pool", pools_[pool].name),
                      log::kv("error", std::strerror(r.err))});
         w.queue.pop_front();
+    }
+    if (retiring_ && w.queue.empty()) {
+        // Everything queued was sent: the worker sees end-of-file, takes no more handoffs and
+        // drains, while its connection reports still reach us until it exits.
+        if (!w.write_shut && w.channel) ::shutdown(w.channel.get(), SHUT_WR);
+        w.write_shut = true;
+        update_interest(w);
+        return;
     }
     update_interest(w);
 }
@@ -332,7 +344,7 @@ bool Pools::on_child_exit(pid_t pid, int wait_status) {
             ++counters_->worker_exits;
             w.pid = -1;
             worker_down(p, i);
-            if (stopping_) {
+            if (stopping_ || retiring_) {
                 log_->info("worker stopped",
                            {log::kv("pool", pools_[p].name), log::kv("worker", i),
                             log::kv("pid", pid), log::kv("status", describe_exit(wait_status))});
@@ -379,7 +391,7 @@ void Pools::on_timer() {
     std::uint64_t ticks;
     while (::read(timer_.get(), &ticks, sizeof ticks) < 0 && errno == EINTR) {
     }
-    if (stopping_) return;
+    if (stopping_ || retiring_) return;
     const auto now = Clock::now();
     rotate_due(now);
     for (std::uint32_t p = 0; p < pools_.size(); ++p) {
@@ -443,6 +455,35 @@ std::vector<pid_t> Pools::stop() {
     return pids;
 }
 
+void Pools::adopt_ticket_keys(const Pools &previous) {
+    for (Pool &pool : pools_)
+        for (const Pool &old : previous.pools_)
+            if (old.name == pool.name && old.tickets && !pool.tickets) pool.tickets = old.tickets;
+}
+
+void Pools::retire() {
+    retiring_ = true;
+    for (std::uint32_t p = 0; p < pools_.size(); ++p) {
+        for (std::uint32_t i = 0; i < pools_[p].workers.size(); ++i) {
+            Worker &w = pools_[p].workers[i];
+            w.restart_at.reset();
+            w.keys_pending = false;  // a retiring worker gets no more keys
+            flush(p, i);             // shuts the channel for writing once the queue is empty
+        }
+    }
+    arm_timer();
+}
+
+std::vector<Pools::PoolView> Pools::view() const {
+    std::vector<PoolView> out;
+    for (const Pool &p : pools_) {
+        PoolView v{p.name, p.user, {}};
+        for (const Worker &w : p.workers) v.workers.push_back({w.index, w.pid, w.queue.size()});
+        out.push_back(std::move(v));
+    }
+    return out;
+}
+
 std::vector<pid_t> Pools::pids() const {
     std::vector<pid_t> out;
     for (const Pool &p : pools_)
@@ -456,6 +497,13 @@ std::size_t Pools::running() const {
     for (const Pool &p : pools_)
         for (const Worker &w : p.workers) n += w.pid > 0;
     return n;
+}
+
+void fold_reports(const Pools &pools, std::map<std::string, RouteReports> &into) {
+    const auto &routes = pools.reports().routes();
+    const auto &names = pools.route_names();
+    for (std::size_t r = 0; r < routes.size() && r < names.size(); ++r)
+        merge_into(into[names[r]], routes[r]);
 }
 
 }  // namespace sni::loader

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -55,11 +56,14 @@ class Pools {
     static constexpr Clock::duration kMaxBackoff = std::chrono::seconds(5);
     static constexpr Clock::duration kStableRun = std::chrono::seconds(10);
 
-    // `worker_bin` + `config_path` make each worker's command line.
+    // `worker_bin` + `config_path` make each worker's command line. `generation` numbers the
+    // configuration these workers serve (1 at start, +1 per reload); it is the high half of
+    // every channel id, so channels of several generations can share one event loop.
     static config::Result<Pools, std::string> create(const config::Config &config,
                                                      std::string worker_bin,
                                                      std::string config_path, EventLoop &loop,
-                                                     const log::Logger &log, Counters &counters);
+                                                     const log::Logger &log, Counters &counters,
+                                                     std::uint64_t generation = 1);
     Pools(Pools &&) = default;
     ~Pools();
 
@@ -101,6 +105,34 @@ class Pools {
     };
     std::vector<PoolState> pool_states() const;
 
+    // Reload/shutdown drain: no restarts any more, every worker's channel is closed as soon as
+    // its queued handoffs are sent; a worker whose channel closes stops taking handoffs,
+    // finishes its connections and exits. The caller forces the exit after its deadline.
+    void retire();
+    // Reload: pools of the same name keep their session-ticket keys (call before start_all), so
+    // tickets issued before the reload still resume after it.
+    void adopt_ticket_keys(const Pools &previous);
+    // Route names by route id of this generation's configuration (metrics across reloads).
+    const std::vector<std::string> &route_names() const { return route_names_; }
+    bool retiring() const { return retiring_; }
+    std::uint64_t generation() const { return generation_; }
+    static std::uint64_t generation_of_channel(std::uint64_t channel_id) {
+        return channel_id >> 32;
+    }
+
+    // For status: per pool, its name, user and workers (index, pid, queued handoffs).
+    struct WorkerView {
+        std::uint32_t index;
+        pid_t pid;
+        std::size_t queued;
+    };
+    struct PoolView {
+        std::string name;
+        std::string user;
+        std::vector<WorkerView> workers;
+    };
+    std::vector<PoolView> view() const;
+
   private:
     struct Worker {
         std::uint32_t index = 0;
@@ -109,6 +141,7 @@ class Pools {
         std::uint64_t channel_id = 0;
         bool want_out = false;
         bool keys_pending = false;  // the pool's current keys still have to be sent
+        bool write_shut = false;    // retiring: our side shut for writing, reports still read
         std::deque<PendingHandoff> queue;
         Clock::time_point started{};
         Clock::duration backoff = kFirstBackoff;
@@ -147,10 +180,16 @@ class Pools {
     std::vector<std::uint32_t> route_pool_;
     std::unordered_map<std::uint64_t, std::pair<std::uint32_t, std::uint32_t>> channels_;
     std::uint64_t next_channel_id_ = 1;
+    std::uint64_t generation_ = 1;
     bool stopping_ = false;
     Clock::duration ticket_rotation_ = tickets::KeyRing::kDefaultInterval;
     ReportTable reports_;
+    std::vector<std::string> route_names_;
     std::vector<std::uint8_t> report_buf_;
+    bool retiring_ = false;
 };
+
+// Adds every route's report counts of `pools` to `into`, by route name.
+void fold_reports(const Pools &pools, std::map<std::string, RouteReports> &into);
 
 }  // namespace sni::loader

@@ -1,5 +1,6 @@
 // sni-splitterd's command line: --check, --version, start-up failures, classifier choice.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "harness.hpp"
 
@@ -7,7 +8,11 @@ namespace sni::itest {
 namespace {
 
 std::string minimal_config(std::uint16_t port, const std::string &bind_host = "127.0.0.1") {
-    return "listeners:\n"
+    // A control socket of its own: tests run in parallel with other daemons.
+    return "control: {socket: /tmp/sni-itest-ctl-" + std::to_string(::getpid()) + "-" +
+           std::to_string(port) +
+           ".sock}\n"
+           "listeners:\n"
            "  - name: main\n"
            "    bind: [\"" +
            bind_host + ":" + std::to_string(port) +

@@ -31,6 +31,10 @@ void SplitterTest::SetUpTestSuite() {
 
 void SplitterTest::TearDownTestSuite() {}
 
+std::string SplitterTest::control_socket() const {
+    return (dir_->path() / "ctl.sock").string();
+}
+
 const std::filesystem::path &SplitterTest::certs() {
     return g_certs->path();
 }
@@ -40,7 +44,8 @@ std::string SplitterTest::config_text() const {
     const std::string p = std::to_string(main_port_);
     const std::string s = std::to_string(strict_port_);
     std::ostringstream y;
-    y << "listeners:\n"
+    y << "control: {socket: \"" << control_socket() << "\"}\n"
+      << "listeners:\n"
          "  - name: main\n"
          "    bind: [\"127.0.0.1:"
       << p << "\", \"[::1]:" << p << "\""
@@ -77,6 +82,7 @@ std::string SplitterTest::config_text() const {
         y << "    mode: passthrough\n"
           << "    backend: {servers: [\"127.0.0.1:9\"]}\n";
     };
+    y << extra_routes_;
     tls_route("tls-a", "[a.test]", "a");
     tls_route("tls-b", "[\"*.b.test\"]", "b");
     pt_route("pt-1", "main", "[p1.test]");
@@ -107,7 +113,7 @@ void SplitterTest::SetUp() {
     o.classifier = classifier();
     o.log_path = dir_->path() / "daemon.log";
     o.fd_limit = daemon_fd_limit();
-    o.extra_args = {"--log-level", "debug"};
+    o.extra_args = {"--log-level", "debug", "--drain-timeout", drain_timeout()};
     daemon_ = std::make_unique<DaemonProcess>(o);
     ASSERT_TRUE(daemon_->wait_ready()) << "sni-splitterd did not get ready:\n" << daemon_->log();
     // The workers are started; give them a moment to reach their event loop (handoffs queue in

@@ -37,6 +37,10 @@ class SplitterTest : public ::testing::TestWithParam<std::string> {
 
     // Overridable by derived fixtures before SetUp runs.
     virtual std::optional<unsigned> daemon_fd_limit() const { return std::nullopt; }
+    // sni-splitterd --drain-timeout (seconds): short, so that teardown is quick.
+    virtual std::string drain_timeout() const { return "2"; }
+    // Routes placed before the standard ones (their ids shift the others'), as YAML items.
+    std::string extra_routes_;
     // One more address (no port) the main listener binds, e.g. a veth address.
     virtual std::string extra_main_address() const { return {}; }
     // True: the config gets `metrics: {listen: "127.0.0.1:<metrics_port_>"}`.
@@ -49,6 +53,7 @@ class SplitterTest : public ::testing::TestWithParam<std::string> {
     const std::string &classifier() const { return GetParam(); }
     static const std::filesystem::path &certs();
     std::string config_text() const;
+    std::string control_socket() const;  // in the test's own directory
 
     // Passthrough round trip: sends `chunks` (pausing `pause` between them), then `payload`;
     // expects every byte back, in order.

@@ -1,6 +1,6 @@
 // sni-test-worker: receives handoffs on fd 3 (SNI_HANDOFF_FD) and serves each connection as an
-// echo (see echo_conn.hpp). Args: --pool NAME --config FILE. Exits when the daemon's end of the
-// channel closes, or on SIGTERM.
+// echo (see echo_conn.hpp). Args: --pool NAME --config FILE. When the daemon's end of the
+// channel closes it finishes its connections and exits; SIGTERM ends it at once.
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -82,11 +82,16 @@ class Worker {
             }
             for (int i = 0; i < n; ++i) {
                 if (events[i].data.u64 == kChannelToken) {
-                    if (!on_channel()) return 0;
+                    if (taking_ && !on_channel()) {
+                        // Like sni-worker: no more handoffs, finish what we have.
+                        taking_ = false;
+                        ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, channel_, nullptr);
+                    }
                 } else {
                     on_conn(events[i].data.u64);
                 }
             }
+            if (!taking_ && conns_.empty()) return 0;
         }
     }
 
@@ -102,7 +107,8 @@ class Worker {
                 const auto &e = r.error();
                 if (e.kind == handoff::RecvError::kWouldBlock) return true;
                 if (e.kind == handoff::RecvError::kClosed) {
-                    log_.info("channel closed, exiting");
+                    log_.info("channel closed, finishing connections",
+                              {log::kv("connections", conns_.size())});
                     return false;
                 }
                 log_.error("bad handoff", {log::kv("error", handoff::recv_error_name(e.kind)),
@@ -179,6 +185,7 @@ class Worker {
     std::vector<std::uint8_t> scratch_;
     std::unordered_map<std::uint64_t, std::unique_ptr<EchoConn>> conns_;
     std::uint64_t next_token_ = 1;
+    bool taking_ = true;
 };
 
 }  // namespace

@@ -1,0 +1,226 @@
+// Daemon: the commands of the control socket (sni-ctl). Each answers with JSON data
+// (common/control_protocol.hpp); `metrics` answers with the Prometheus text in data.text.
+#include <unistd.h>
+
+#include <set>
+
+#include "common/config_enums.hpp"
+#include "common/config_values.hpp"
+#include "loader/daemon.hpp"
+#include "loader/metrics_render.hpp"
+#include "loader/sock_diag.hpp"
+
+namespace sni::loader {
+
+namespace {
+
+using control::Json;
+
+// Entries kept for `conns` (the join with sock_diag); when full, the oldest half is forgotten
+// the next time `conns` prunes it, and the table is cleared when it would grow past twice this.
+constexpr std::size_t kMaxHanded = 65536;
+
+std::string pair_key(const sockaddr_storage &client, const sockaddr_storage &local) {
+    return sockaddr_to_string(client) + "|" + sockaddr_to_string(local);
+}
+
+const char *state_name(ConnState s) {
+    switch (s) {
+        case ConnState::kClassifying:
+            return "classifying";
+        case ConnState::kReading:
+            return "reading_hello";
+        case ConnState::kDraining:
+            return "leaving_kernel";
+        case ConnState::kDeferred:
+            return "deferred_parse";
+    }
+    return "?";
+}
+
+}  // namespace
+
+std::string Daemon::handle_control(const control::Request &request) {
+    const std::string &cmd = request.command;
+    log_.info("control command", {log::kv("command", cmd)});
+    if (cmd == "status") return control::encode_ok(cmd_status());
+    if (cmd == "routes") return control::encode_ok(cmd_routes());
+    if (cmd == "conns") return control::encode_ok(cmd_conns());
+    if (cmd == "metrics") return control::encode_ok(Json{{"text", cmd_metrics()}});
+    if (cmd == "reload") {
+        auto r = reload("sni-ctl");
+        if (!r) return control::encode_error("refused", r.error());
+        return control::encode_ok(r.value());
+    }
+    if (cmd == "drain") {
+        auto r = cmd_drain(request.args);
+        if (!r) return control::encode_error("refused", r.error());
+        return control::encode_ok(r.value());
+    }
+    return control::encode_error("bad_request", "unknown command \"" + log::escape(cmd) + "\"");
+}
+
+Json Daemon::cmd_status() const {
+    Json pools = Json::array();
+    auto add = [&](const Pools &p, bool draining) {
+        for (const auto &v : p.view()) {
+            Json workers = Json::array();
+            for (const auto &w : v.workers)
+                workers.push_back({{"index", w.index}, {"pid", w.pid}, {"queued", w.queued}});
+            pools.push_back({{"name", v.name},
+                             {"user", v.user},
+                             {"generation", p.generation()},
+                             {"state", draining ? "draining" : "serving"},
+                             {"workers", workers}});
+        }
+    };
+    add(*pools_, stopping_);
+    for (const auto &r : retired_) add(*r.pools, true);
+    const auto uptime = std::chrono::duration<double>(Clock::now() - started_).count();
+    Json j = {{"version", settings_.version},
+              {"pid", ::getpid()},
+              {"uptime_seconds", uptime},
+              {"state", stopping_ ? "stopping" : "running"},
+              {"config", settings_.config_path},
+              {"generation", generation_},
+              {"reloads", counters_.reloads},
+              {"reloads_failed", counters_.reloads_failed},
+              {"last_reload_error", last_reload_error_},
+              {"classifier",
+               {{"name", handoff::classifier_name(classifier_.kind)},
+                {"requested", config::to_string(settings_.classifier)},
+                {"why", classifier_.why}}},
+              {"ktls", {{"available", ktls_.available}, {"detail", ktls_.detail}}},
+              {"classifying", conns_.size()},
+              {"pools", pools}};
+    return j;
+}
+
+Json Daemon::cmd_routes() const {
+    Json routes = Json::array();
+    for (std::size_t i = 0; i < config_.routes.size(); ++i) {
+        const auto &r = config_.routes[i];
+        Json backends = Json::array();
+        for (const auto &s : r.backend.servers)
+            backends.push_back({{"address", config::to_string(s.address)},
+                                {"weight", s.weight},
+                                {"health", "unknown"}});
+        const auto handed = route_handed_.find(r.name);
+        Json listeners = Json::array();
+        for (const auto &l : config_.listeners)
+            if (l.name == r.listener)
+                for (const auto &a : l.bind) listeners.push_back(config::to_string(a));
+        routes.push_back({{"name", r.name},
+                          {"listener", r.listener},
+                          {"addresses", listeners},
+                          {"mode", config::to_string(r.mode)},
+                          {"pool", r.pool},
+                          {"server_names", r.server_names},
+                          {"drained", static_cast<bool>(route_drained_[i])},
+                          {"handed_off", handed == route_handed_.end() ? 0 : handed->second},
+                          {"backends", backends}});
+    }
+    Json listeners = Json::array();
+    for (std::size_t i = 0; i < config_.listeners.size(); ++i)
+        listeners.push_back({{"name", config_.listeners[i].name},
+                             {"drained", static_cast<bool>(listener_drained_[i])}});
+    return Json{{"generation", generation_}, {"routes", routes}, {"listeners", listeners}};
+}
+
+void Daemon::remember_handed(const Connection &conn, const std::string &route) {
+    if (handed_.size() >= 2 * kMaxHanded) handed_.clear();
+    handed_[pair_key(conn.client, conn.local)] =
+        HandedConn{conn.id, generation_, route, config_.listeners[conn.listener_id].name};
+}
+
+// Every TCP connection on a listener port (sock_diag), joined with what the daemon knows: the
+// ones it is classifying now, and the route/listener/generation of the ones it handed off.
+Json Daemon::cmd_conns() {
+    std::set<std::uint16_t> ports;
+    for (const auto &s : sockets_) {
+        if (s.local.ss_family == AF_INET)
+            ports.insert(ntohs(reinterpret_cast<const sockaddr_in *>(&s.local)->sin_port));
+        else if (s.local.ss_family == AF_INET6)
+            ports.insert(ntohs(reinterpret_cast<const sockaddr_in6 *>(&s.local)->sin6_port));
+    }
+    std::unordered_map<std::string, const Connection *> classifying;
+    for (const auto id : conns_.ids()) {
+        Connection *c = conns_.find(id);
+        if (c) classifying[pair_key(c->client, c->local)] = c;
+    }
+    Json out = Json::array();
+    std::string error;
+    auto listed = list_tcp_connections(ports);
+    if (!listed) error = listed.error();
+    std::unordered_map<std::string, HandedConn> still_open;
+    std::set<std::string> seen;
+    const auto now_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+            .count();
+    for (const DiagConn &d : listed ? listed.value() : std::vector<DiagConn>{}) {
+        const std::string key = d.client + "|" + d.local;
+        if (!seen.insert(key).second) continue;  // a socket can be in both family dumps
+        Json j = {{"client", d.client},         {"local", d.local},
+                  {"tcp_state", d.state},       {"recv_queue", d.recv_queue},
+                  {"send_queue", d.send_queue}, {"rtt_us", d.rtt_us}};
+        if (const auto c = classifying.find(key); c != classifying.end()) {
+            j["phase"] = state_name(c->second->state);
+            j["listener"] = config_.listeners[c->second->listener_id].name;
+            j["conn_id"] = c->second->id;
+            j["age_ms"] = (static_cast<std::uint64_t>(now_ns) - c->second->accepted_ns) / 1000000;
+        } else if (const auto h = handed_.find(key); h != handed_.end()) {
+            j["phase"] = "worker";
+            j["route"] = h->second.route;
+            j["listener"] = h->second.listener;
+            j["generation"] = h->second.generation;
+            j["conn_id"] = h->second.conn_id;
+            still_open.emplace(key, h->second);
+        } else {
+            j["phase"] = "unknown";
+        }
+        out.push_back(std::move(j));
+    }
+    if (listed) handed_ = std::move(still_open);  // forget the closed ones
+    Json j = {{"connections", out}};
+    if (!error.empty()) j["error"] = error;
+    return j;
+}
+
+config::Result<Json, std::string> Daemon::cmd_drain(const Json &args) {
+    if (stopping_) return config::unexpected(std::string("the daemon is stopping already"));
+    if (const auto r = args.find("route"); r != args.end() && r->is_string()) {
+        const std::string name = r->get<std::string>();
+        for (std::size_t i = 0; i < config_.routes.size(); ++i) {
+            if (config_.routes[i].name != name) continue;
+            route_drained_[i] = true;
+            log_.info("route drained: new connections get an alert", {log::kv("route", name)});
+            return Json{{"route", name}, {"drained", true}};
+        }
+        return config::unexpected("no route named \"" + log::escape(name) + "\"");
+    }
+    if (const auto l = args.find("listener"); l != args.end() && l->is_string()) {
+        const std::string name = l->get<std::string>();
+        for (std::uint32_t id = 0; id < config_.listeners.size(); ++id) {
+            if (config_.listeners[id].name != name) continue;
+            listener_drained_[id] = true;
+            std::size_t closed = 0;
+            for (auto &s : sockets_) {
+                if (s.listener_id != id || !s.fd) continue;
+                loop_.remove(s.fd.get());
+                s.fd.reset();  // no accept any more: new connections are refused by the kernel
+                ++closed;
+            }
+            log_.info("listener drained: not accepting any more",
+                      {log::kv("listener", name), log::kv("sockets_closed", closed)});
+            return Json{{"listener", name}, {"drained", true}, {"sockets_closed", closed}};
+        }
+        return config::unexpected("no listener named \"" + log::escape(name) + "\"");
+    }
+    return config::unexpected(std::string("drain needs {\"route\": R} or {\"listener\": L}"));
+}
+
+std::string Daemon::cmd_metrics() const {
+    return render_prometheus(metrics_snapshot());
+}
+
+}  // namespace sni::loader
