@@ -38,8 +38,16 @@ std::vector<int> capabilities_to_keep(bool bpf_classifier) {
     return keep;
 }
 
-config::Result<bool, std::string> drop_capabilities(const std::vector<int> &keep) {
-    if (::geteuid() != 0) return true;
+config::Result<std::vector<int>, std::string> drop_capabilities(const std::vector<int> &wanted) {
+    if (::geteuid() != 0) return std::vector<int>{};
+    // Only what we still hold can be kept: under a reduced bounding set (systemd's
+    // CapabilityBoundingSet, Kubernetes' capabilities.add) some of `wanted` may be absent.
+    __user_cap_header_struct now_header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct now[_LINUX_CAPABILITY_U32S_3] = {};
+    if (::syscall(SYS_capget, &now_header, now) != 0) return config::unexpected(err("capget"));
+    std::vector<int> keep;
+    for (const int cap : wanted)
+        if (now[cap / 32].permitted & (1u << (cap % 32))) keep.push_back(cap);
     auto kept = [&](int cap) { return std::find(keep.begin(), keep.end(), cap) != keep.end(); };
     for (int cap = 0; cap <= last_cap(); ++cap) {
         if (kept(cap)) continue;
@@ -60,7 +68,7 @@ config::Result<bool, std::string> drop_capabilities(const std::vector<int> &keep
     if (::syscall(SYS_capset, &header, data) != 0) return config::unexpected(err("capset"));
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return config::unexpected(err("PR_SET_NO_NEW_PRIVS"));
-    return true;
+    return keep;
 }
 
 std::string capability_names(const std::vector<int> &caps) {

@@ -23,8 +23,9 @@ namespace sni::loader {
 // The capability numbers the daemon keeps (see above).
 std::vector<int> capabilities_to_keep(bool bpf_classifier);
 
-// Applies the drop; a no-op (true) when the process is not root.
-config::Result<bool, std::string> drop_capabilities(const std::vector<int> &keep);
+// Applies the drop, keeping those of `wanted` the process still holds; returns what it kept.
+// A no-op (nothing kept) when the process is not root.
+config::Result<std::vector<int>, std::string> drop_capabilities(const std::vector<int> &wanted);
 
 // "cap_kill,cap_setuid" for logs.
 std::string capability_names(const std::vector<int> &caps);

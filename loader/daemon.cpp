@@ -150,6 +150,25 @@ config::Result<bool, std::string> Daemon::setup() {
     control_ = std::make_unique<ControlServer>(std::move(control).value());
     log_.info("control socket", {log::kv("path", control_->path())});
 
+    if (settings_.watch) {
+        auto files = files_named_by(config_);
+        files.insert(files.begin(), settings_.config_path);
+        auto w = ConfigWatch::create(std::move(files), std::chrono::milliseconds(500));
+        if (!w) return config::unexpected("--watch: " + w.error());
+        watch_.emplace(std::move(w).value());
+        if (auto r =
+                check(loop_.add(watch_->inotify_fd(), EPOLLIN, Token{TokenKind::kConfigWatch, 0}),
+                      "epoll add inotify");
+            !r)
+            return r;
+        if (auto r =
+                check(loop_.add(watch_->timer_fd(), EPOLLIN, Token{TokenKind::kConfigWatch, 1}),
+                      "epoll add watch timer");
+            !r)
+            return r;
+        log_.info("watching the configuration", {log::kv("file", settings_.config_path)});
+    }
+
     for (const auto &s : sockets_)
         log_.info("listening", {log::kv("listener", config_.listeners[s.listener_id].name),
                                 log::kv("addr", sockaddr_to_string(s.local))});
@@ -180,6 +199,22 @@ int Daemon::run() {
 
 void Daemon::notify_systemd(std::string_view state) const {
     if (auto r = sd_notify(state); !r) log_.warn("sd_notify failed", {log::kv("error", r.error())});
+}
+
+void Daemon::on_config_watch(std::uint64_t which) {
+    if (!watch_) return;
+    if (which == 0) {
+        watch_->on_inotify();
+        return;
+    }
+    if (!watch_->on_timer() || stopping_) return;
+    log_.info("configuration files changed: reloading", {log::kv("file", settings_.config_path)});
+    if (reload("watch")) {
+        auto files = files_named_by(config_);
+        files.insert(files.begin(), settings_.config_path);
+        if (auto r = watch_->rewatch(std::move(files)); !r)
+            log_.warn("--watch: cannot watch the new files", {log::kv("error", r.error())});
+    }
 }
 
 Pools *Daemon::pools_of_generation(std::uint64_t generation) {
@@ -222,6 +257,9 @@ void Daemon::dispatch(const epoll_event &ev) {
             break;
         case TokenKind::kHttpClient:
             if (http_) http_->on_client(t.id, ev.events);
+            break;
+        case TokenKind::kConfigWatch:
+            on_config_watch(t.id);
             break;
         case TokenKind::kControl:
             if (control_) control_->on_listen_ready();

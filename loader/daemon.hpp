@@ -22,6 +22,7 @@
 #include "loader/config_snapshot.hpp"
 #include "loader/connections.hpp"
 #include "loader/control_server.hpp"
+#include "loader/config_watch.hpp"
 #include "loader/counters.hpp"
 #include "loader/deadline_fifo.hpp"
 #include "loader/event_loop.hpp"
@@ -44,6 +45,7 @@ struct DaemonSettings {
     // to stop (like nginx's worker_shutdown_timeout).
     std::chrono::milliseconds drain_timeout = std::chrono::seconds(30);
     std::string version;
+    bool watch = false;       // reload when the configuration or a file it names changes
     ConfigSnapshot snapshot;  // generation 1's frozen copy of config_path (what workers read)
 };
 
@@ -180,6 +182,8 @@ class Daemon {
 
     // Control and per-route bookkeeping.
     std::unique_ptr<ControlServer> control_;
+    std::optional<ConfigWatch> watch_;  // --watch
+    void on_config_watch(std::uint64_t which);
     KtlsSupport ktls_;
     std::unordered_map<std::string, std::uint64_t> route_handed_;  // by route name
     std::unordered_map<std::string, HandedConn> handed_;           // by address pair

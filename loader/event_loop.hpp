@@ -27,6 +27,7 @@ enum class TokenKind : std::uint8_t {
     kHttpClient,     // id: metrics endpoint client id
     kControl,        // the control socket's listener
     kControlClient,  // id: control client id
+    kConfigWatch,    // id 0: the inotify fd, id 1: its debounce timer (--watch)
 };
 
 struct Token {

@@ -83,6 +83,7 @@ int main(int argc, char **argv) {
     settings.worker_bin = opt.worker_bin.empty() ? loader::default_worker_bin() : opt.worker_bin;
     settings.classifier = opt.classifier.value_or(cfg.classifier);
     settings.drain_timeout = opt.drain_timeout;
+    settings.watch = opt.watch;
     settings.version = SNI_VERSION;
 
     raise_fd_limit(log);
@@ -95,11 +96,13 @@ int main(int argc, char **argv) {
     }
     if (!opt.keep_capabilities) {
         const auto keep = loader::capabilities_to_keep(daemon.value()->uses_bpf());
-        if (auto dropped = loader::drop_capabilities(keep); !dropped) {
+        auto dropped = loader::drop_capabilities(keep);
+        if (!dropped) {
             log.error("cannot drop capabilities", {log::kv("error", dropped.error())});
             return 1;
         }
-        log.info("capabilities dropped", {log::kv("kept", loader::capability_names(keep))});
+        log.info("capabilities dropped",
+                 {log::kv("kept", loader::capability_names(dropped.value()))});
     }
     return daemon.value()->run();
 }

@@ -13,7 +13,7 @@ std::string usage() {
     return "usage: sni-splitterd --config FILE [--check] [--worker-bin PATH]\n"
            "                     [--classifier auto|bpf|userspace] [--log-level "
            "debug|info|warn|error]\n"
-           "                     [--drain-timeout SECONDS] [--keep-capabilities]\n"
+           "                     [--drain-timeout SECONDS] [--keep-capabilities] [--watch]\n"
            "       sni-splitterd --version\n"
            "\n"
            "  --config FILE       the YAML configuration\n"
@@ -24,7 +24,9 @@ std::string usage() {
            "  --drain-timeout S   SIGTERM/reload: seconds workers get to finish their\n"
            "                      connections before they are stopped (default 30; may be\n"
            "                      fractional, e.g. 0.5)\n"
-           "  --keep-capabilities do not drop capabilities after start-up (debugging)\n";
+           "  --keep-capabilities do not drop capabilities after start-up (debugging)\n"
+           "  --watch             reload by itself when the configuration file or a file it\n"
+           "                      names (certificates, keys, CAs) changes (Kubernetes mounts)\n";
 }
 
 config::Result<Options, std::string> parse_options(std::span<const char *const> args) {
@@ -84,6 +86,8 @@ config::Result<Options, std::string> parse_options(std::span<const char *const> 
             o.drain_timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
         } else if (a == "--keep-capabilities") {
             o.keep_capabilities = true;
+        } else if (a == "--watch") {
+            o.watch = true;
         } else if (a == "--log-level") {
             auto v = take();
             auto level = v ? log::parse_level(*v) : std::nullopt;

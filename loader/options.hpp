@@ -23,6 +23,7 @@ struct Options {
     // SIGTERM and reload: how long workers may finish their connections (default 30 s).
     std::chrono::milliseconds drain_timeout = std::chrono::seconds(30);
     bool keep_capabilities = false;  // --keep-capabilities: no drop (debugging only)
+    bool watch = false;              // --watch: reload when the config or its files change
 };
 
 config::Result<Options, std::string> parse_options(std::span<const char *const> args);

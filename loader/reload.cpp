@@ -15,17 +15,11 @@
 
 #include "common/config_values.hpp"
 #include "loader/daemon.hpp"
+#include "loader/metrics_histogram.hpp"
 
 namespace sni::loader {
 
 namespace {
-
-std::uint64_t monotonic_ns() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull +
-           static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 // What a reload cannot change yet (it needs a restart): the listeners' identity and sockets,
 // and the sizes the classifiers were built with.
@@ -49,7 +43,9 @@ std::string listener_change(const config::Config &old_cfg, const config::Config 
 }  // namespace
 
 config::Result<control::Json, std::string> Daemon::reload(std::string_view trigger) {
+    notify_systemd("RELOADING=1");
     auto refuse = [&](std::string error) -> config::Result<control::Json, std::string> {
+        notify_systemd("READY=1");
         ++counters_.reloads_failed;
         last_reload_error_ = error;
         log_.error("reload refused, the running configuration stays",
@@ -117,6 +113,7 @@ config::Result<control::Json, std::string> Daemon::reload(std::string_view trigg
     retire_pools(std::move(old), std::move(snapshot));
     ++counters_.reloads;
     last_reload_error_.clear();
+    notify_systemd("READY=1\nSTATUS=serving");
     log_.info("reloaded",
               {log::kv("trigger", trigger), log::kv("generation", gen),
                log::kv("routes", config_.routes.size()), log::kv("workers", pools_->running()),

@@ -113,9 +113,10 @@ TEST(DeployKubernetes, MountsCoverTheConfigCertificatesAndControlSocket) {
                                                m["readOnly"] && m["readOnly"].as<bool>()};
     std::vector<std::string> args;
     for (const auto &a : c["args"]) args.push_back(a.as<std::string>());
-    ASSERT_EQ(args.size(), 2u);
+    ASSERT_EQ(args.size(), 3u);
     EXPECT_EQ(args[0], "--config");
     EXPECT_EQ(args[1], mounts["config"].first + "/config.yaml");
+    EXPECT_EQ(args[2], "--watch") << "ConfigMap and Secret updates must reload the daemon";
 
     const fs::path socket_dir = fs::path(cfg.control.socket).parent_path();
     EXPECT_EQ(socket_dir, fs::path(config::Control{}.socket).parent_path())
@@ -202,11 +203,20 @@ TEST(DeployContainer, RuntimeStageHasEveryLibraryTheBinariesLinkAndNoCompiler) {
     const std::set<std::string> base = {"libc6",    "libstdc++6",  "libgcc-s1",   "libzstd1",
                                         "liblzma5", "libcrypt1",   "libgcrypt20", "libgpg-error0",
                                         "libcap2",  "libselinux1", "libpcre2-8-0"};
+    std::set<std::string> needed;
     for (const char *bin : {SNI_SPLITTERD_BIN, SNI_WORKER_BIN, SNI_CTL_BIN})
-        for (const auto &pkg : library_packages(bin))
+        for (const auto &pkg : library_packages(bin)) {
+            needed.insert(pkg);
             EXPECT_TRUE(words.count(pkg) || base.count(pkg))
                 << bin << " links a library of package " << pkg
                 << " that the runtime stage does not install";
+        }
+    // And nothing more: every library package the runtime stage installs is linked.
+    for (const auto &w : words) {
+        if (w.rfind("lib", 0) != 0 || w.find('/') != std::string::npos) continue;
+        EXPECT_TRUE(needed.count(w))
+            << "the runtime stage installs " << w << ", which no binary links";
+    }
     for (const char *tool : {"build-essential", "clang", "gcc", "g++", "cmake", "bpftool"})
         EXPECT_EQ(words.count(tool), 0u) << tool << " in the runtime stage";
     EXPECT_NE(runtime.find("useradd --system"), std::string::npos);

@@ -161,5 +161,40 @@ TEST_P(ReloadTest, BadConfigIsRefusedAndTheOldOneServes) {
 
 INSTANTIATE_TEST_SUITE_P(Classifiers, ReloadTest, SNI_CLASSIFIERS, classifier_name);
 
+// --watch (Kubernetes ConfigMap mounts): an edit of the file reloads by itself; a bad edit is
+// refused and logged while the running configuration keeps serving.
+class WatchReloadTest : public ReloadTest {
+  protected:
+    std::vector<std::string> extra_daemon_args() const override { return {"--watch"}; }
+};
+
+TEST_P(WatchReloadTest, EditingTheFileReloadsAndABadEditIsRefused) {
+    auto reloaded = [](const std::string &l) {
+        return l.find("msg=\"reloaded\" trigger=watch") != std::string::npos;
+    };
+    ASSERT_TRUE(daemon_->wait_log(
+        [](const std::string &l) {
+            return l.find("watching the configuration") != std::string::npos;
+        },
+        5s));
+    write_config(true);
+    ASSERT_TRUE(daemon_->wait_log(reloaded, 10s)) << daemon_->log();
+    EXPECT_TRUE(short_echo(main_port_, "p0.test", 1));
+
+    const auto path = dir_->path() / "splitter.yaml";
+    write_file(path, read_file(path) + "surprise: 1\n");
+    ASSERT_TRUE(daemon_->wait_log(
+        [](const std::string &l) {
+            return l.find("reload refused") != std::string::npos &&
+                   l.find("trigger=watch") != std::string::npos;
+        },
+        10s))
+        << daemon_->log();
+    EXPECT_TRUE(short_echo(main_port_, "p0.test", 2));
+    EXPECT_EQ(count_of(daemon_->log(), "msg=\"reloaded\" trigger=watch"), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Classifiers, WatchReloadTest, SNI_CLASSIFIERS, classifier_name);
+
 }  // namespace
 }  // namespace sni::itest

@@ -114,6 +114,7 @@ void SplitterTest::SetUp() {
     o.log_path = dir_->path() / "daemon.log";
     o.fd_limit = daemon_fd_limit();
     o.extra_args = {"--log-level", "debug", "--drain-timeout", drain_timeout()};
+    for (auto &a : extra_daemon_args()) o.extra_args.push_back(std::move(a));
     daemon_ = std::make_unique<DaemonProcess>(o);
     ASSERT_TRUE(daemon_->wait_ready()) << "sni-splitterd did not get ready:\n" << daemon_->log();
     // The workers are started; give them a moment to reach their event loop (handoffs queue in

@@ -39,6 +39,8 @@ class SplitterTest : public ::testing::TestWithParam<std::string> {
     virtual std::optional<unsigned> daemon_fd_limit() const { return std::nullopt; }
     // sni-splitterd --drain-timeout (seconds): short, so that teardown is quick.
     virtual std::string drain_timeout() const { return "2"; }
+    // More sni-splitterd arguments (e.g. --watch).
+    virtual std::vector<std::string> extra_daemon_args() const { return {}; }
     // Routes placed before the standard ones (their ids shift the others'), as YAML items.
     std::string extra_routes_;
     // One more address (no port) the main listener binds, e.g. a veth address.
