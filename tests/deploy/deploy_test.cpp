@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include "common/config.hpp"
@@ -225,6 +226,36 @@ TEST(DeployContainer, RuntimeStageHasEveryLibraryTheBinariesLinkAndNoCompiler) {
     EXPECT_NE(runtime.find("ENTRYPOINT [\"/usr/local/" + std::string(SNI_INSTALL_SBINDIR) +
                            "/sni-splitterd\"]"),
               std::string::npos);
+}
+
+// There is no container runtime in CI, so the image is not built there; its runtime stage's
+// packages must at least exist in Debian 12's archive as this machine's apt sees it.
+TEST(DeployContainer, RuntimePackagesExistInTheArchive) {
+    const auto ins = dockerfile_instructions(read_text(kDeploy / "container/Dockerfile"));
+    std::string install;
+    for (const auto &i : ins)
+        if (i.find("apt-get install") != std::string::npos) install = i;
+    ASSERT_FALSE(install.empty());
+    std::vector<std::string> packages;
+    std::istringstream words(install.substr(install.find("--no-install-recommends") + 23));
+    for (std::string w; words >> w && w != "&&";) packages.push_back(w);
+    ASSERT_GE(packages.size(), 5u);
+    // One apt-cache call: "pkg:\n  Installed: ...\n  Candidate: 1.2\n ..." per known package.
+    std::string query;
+    for (const auto &p : packages) query += " '" + p + "'";
+    int code = 0;
+    std::istringstream out(run_capture("apt-cache policy" + query + " 2>/dev/null", code));
+    std::set<std::string> known;
+    std::string current;
+    for (std::string line; std::getline(out, line);) {
+        if (!line.empty() && line[0] != ' ' && line.back() == ':')
+            current = line.substr(0, line.size() - 1);
+        if (line.find("Candidate:") != std::string::npos &&
+            line.find("(none)") == std::string::npos)
+            known.insert(current);
+    }
+    for (const auto &p : packages)
+        EXPECT_TRUE(known.count(p)) << p << " is not a Debian 12 package apt knows";
 }
 
 TEST(DeployContainer, ExposesTheConfiguredPorts) {
