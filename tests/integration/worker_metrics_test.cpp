@@ -200,6 +200,7 @@ TEST(WorkerMetrics, ConnsShowsWhatTheWorkerReported) {
     EXPECT_EQ(human.exit_code, 0);
     EXPECT_NE(human.out.find("    backend " + server + " age_ms "), std::string::npos) << human.out;
     EXPECT_NE(human.out.find("client: plain backend: plain"), std::string::npos) << human.out;
+    fd.reset();  // closed before the stop, which drains open connections
     EXPECT_EQ(d.daemon->stop(), 0);
 }
 
