@@ -54,6 +54,8 @@ std::string_view event_name(Event event) {
             return "opened";
         case Event::kClosed:
             return "closed";
+        case Event::kHealth:
+            return "health";
     }
     return "unknown";
 }
@@ -78,11 +80,13 @@ std::optional<Report> decode(std::span<const std::uint8_t> datagram) {
     Report r;
     std::memcpy(&r, datagram.data(), sizeof r);
     if (r.magic != kMagic || r.version != kVersion || r.size != sizeof(Report)) return std::nullopt;
-    if (r.event != Event::kReady && r.event != Event::kOpened && r.event != Event::kClosed)
+    if (r.event != Event::kReady && r.event != Event::kOpened && r.event != Event::kClosed &&
+        r.event != Event::kHealth)
         return std::nullopt;
     if (static_cast<std::size_t>(r.reason) >= kCloseReasonCount) return std::nullopt;
     // Text fields are used as NUL-terminated strings downstream: force the terminator.
-    for (auto *t : {&r.alpn, &r.client_addr, &r.backend_addr, &r.client.cipher, &r.backend.cipher})
+    for (auto *t : {&r.alpn, &r.client_addr, &r.backend_addr, &r.client.cipher, &r.backend.cipher,
+                    &r.health_reason})
         t->bytes[sizeof t->bytes - 1] = 0;
     r.client.version.bytes[15] = 0;
     r.backend.version.bytes[15] = 0;

@@ -4,7 +4,9 @@
 //
 // One datagram per event, a fixed-size struct in host byte order (both ends run from the same
 // build): "ready" once when the worker enters its loop, "opened" when a connection's handshakes
-// are done (relay starts), "closed" when it closes (also for connections that never opened).
+// are done (relay starts), "closed" when it closes (also for connections that never opened),
+// "health" after each active health check probe of a server (and once at start, before any
+// probe): the server's verdict (up/down) and the worker's running totals of probes.
 // Text fields are fixed-size, NUL-padded and truncated; the ALPN and the addresses may carry a
 // peer's bytes and must be escaped before they reach a log.
 //
@@ -23,9 +25,9 @@
 namespace sni::conn_report {
 
 inline constexpr std::uint32_t kMagic = 0x52494e53;  // "SNIR" in memory on little-endian
-inline constexpr std::uint16_t kVersion = 1;
+inline constexpr std::uint16_t kVersion = 2;
 
-enum class Event : std::uint8_t { kReady = 1, kOpened = 2, kClosed = 3 };
+enum class Event : std::uint8_t { kReady = 1, kOpened = 2, kClosed = 3, kHealth = 4 };
 
 // Why a connection ended. Every value has a metric label (close_reason_name).
 enum class CloseReason : std::uint8_t {
@@ -87,10 +89,16 @@ struct Report {
     std::uint64_t duration_us = 0;           // from the handoff to now (close: total)
     std::uint64_t failed_servers = 0;   // bitmask of server indices (< 64) whose connect failed
     std::uint64_t ejected_servers = 0;  // bitmask of servers that this connection ejected
+    // "health" (route_id, backend_server and backend_addr name the server):
+    std::uint8_t server_down = 0;  // 1 when the active checks mark the server down
+    std::uint8_t reserved1[7] = {};
+    std::uint64_t checks_passed = 0;  // this worker's probes of the server since it started
+    std::uint64_t checks_failed = 0;
+    FixedText<64> health_reason;  // the last probe's error, "" when it passed
 };
 
 static_assert(std::is_trivially_copyable_v<Report>);
-static_assert(sizeof(Report) == 472, "the report layout changed: bump kVersion");
+static_assert(sizeof(Report) == 560, "the report layout changed: bump kVersion");
 
 // Sends one report without blocking and without SIGPIPE. True when it was queued.
 bool send_report(int channel, const Report &report);

@@ -65,11 +65,36 @@ std::string routes(const Json &d) {
                       r.value("drained", false) ? "yes" : "no",
                       join(r.value("server_names", Json::array())).c_str());
         o << line;
-        for (const auto &b : r.value("backends", Json::array()))
+        for (const auto &b : r.value("backends", Json::array())) {
             o << "    backend " << str(b, "address") << " weight " << str(b, "weight") << " health "
-              << str(b, "health") << "\n";
+              << str(b, "health");
+            if (b.contains("workers_reporting"))
+                o << " (down in " << str(b, "workers_down") << "/" << str(b, "workers_reporting")
+                  << " workers)";
+            if (b.contains("reason")) o << ": " << str(b, "reason");
+            o << "\n";
+        }
     }
     return o.str();
+}
+
+// "TLSv1.3 TLS_AES_128_GCM_SHA256 ktls tx+rx" for one leg of a connection.
+std::string leg_text(const Json &leg) {
+    std::string v = str(leg, "version");
+    if (v.empty() || v == "-") return "plain";
+    std::string out = v + " " + str(leg, "cipher");
+    const bool tx = leg.value("ktls_tx", false), rx = leg.value("ktls_rx", false);
+    if (tx || rx) out += std::string(" ktls ") + (tx && rx ? "tx+rx" : tx ? "tx" : "rx");
+    return out;
+}
+
+// The second line of a connection a worker reported (the ALPN was escaped by the daemon).
+std::string worker_details(const Json &c) {
+    std::string alpn = str(c, "alpn");
+    return "    backend " + str(c, "backend") + " age_ms " + str(c, "age_ms") + " alpn " +
+           (alpn.empty() ? "-" : alpn) +
+           " client: " + leg_text(c.value("client_tls", Json::object())) +
+           " backend: " + leg_text(c.value("backend_tls", Json::object())) + "\n";
 }
 
 std::string conns(const Json &d) {
@@ -85,6 +110,7 @@ std::string conns(const Json &d) {
                       str(c, "listener").c_str(), str(c, "recv_queue").c_str(),
                       str(c, "send_queue").c_str());
         o << line;
+        if (c.contains("backend")) o << worker_details(c);
     }
     if (d.contains("error")) o << "(sock_diag: " << str(d, "error") << ")\n";
     return o.str();

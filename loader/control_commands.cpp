@@ -38,6 +38,21 @@ const char *state_name(ConnState s) {
     return "?";
 }
 
+// What the worker reported about an open connection (OpenConnView), as the `conns` fields.
+void add_worker_fields(Json &j, const OpenConnView &v, std::uint64_t now_ns) {
+    auto leg = [](const std::string &version, const std::string &cipher, bool tx, bool rx) {
+        return Json{{"version", version}, {"cipher", cipher}, {"ktls_tx", tx}, {"ktls_rx", rx}};
+    };
+    j["worker"] = {{"pool", v.pool}, {"index", v.worker}, {"pid", v.pid}};
+    j["backend"] = v.backend_addr;
+    j["alpn"] = log::escape(v.alpn);
+    j["client_tls"] = leg(v.client_version, v.client_cipher, v.ktls_client_tx, v.ktls_client_rx);
+    j["backend_tls"] =
+        leg(v.backend_version, v.backend_cipher, v.ktls_backend_tx, v.ktls_backend_rx);
+    if (v.accepted_ns != 0 && now_ns >= v.accepted_ns)
+        j["age_ms"] = (now_ns - v.accepted_ns) / 1000000;
+}
+
 }  // namespace
 
 std::string Daemon::handle_control(const control::Request &request) {
@@ -96,15 +111,37 @@ Json Daemon::cmd_status() const {
     return j;
 }
 
+namespace {
+
+// A server's health as the workers of the current generation report it: "unknown" while none
+// did (no active checks, or not reported yet), "down" when any of them sees it down.
+Json health_json(const std::map<std::pair<std::uint32_t, std::uint32_t>, ServerHealth> &health,
+                 std::size_t route, std::size_t server) {
+    const auto it =
+        health.find({static_cast<std::uint32_t>(route), static_cast<std::uint32_t>(server)});
+    if (it == health.end()) return {{"health", "unknown"}};
+    const ServerHealth &h = it->second;
+    Json j = {{"health", h.down > 0 ? "down" : "up"},
+              {"workers_reporting", h.reporting},
+              {"workers_down", h.down}};
+    if (h.down > 0) j["reason"] = log::escape(h.reason);
+    return j;
+}
+
+}  // namespace
+
 Json Daemon::cmd_routes() const {
     Json routes = Json::array();
+    const auto health = pools_->reports().health();
     for (std::size_t i = 0; i < config_.routes.size(); ++i) {
         const auto &r = config_.routes[i];
         Json backends = Json::array();
-        for (const auto &s : r.backend.servers)
-            backends.push_back({{"address", config::to_string(s.address)},
-                                {"weight", s.weight},
-                                {"health", "unknown"}});
+        for (std::size_t s = 0; s < r.backend.servers.size(); ++s) {
+            Json b = {{"address", config::to_string(r.backend.servers[s].address)},
+                      {"weight", r.backend.servers[s].weight}};
+            b.update(health_json(health, i, s));
+            backends.push_back(std::move(b));
+        }
         const auto handed = route_handed_.find(r.name);
         Json listeners = Json::array();
         for (const auto &l : config_.listeners)
@@ -148,6 +185,19 @@ Json Daemon::cmd_conns() {
         Connection *c = conns_.find(id);
         if (c) classifying[pair_key(c->client, c->local)] = c;
     }
+    // What the workers reported (connections whose handshakes are done), by conn_id and by
+    // client address (a connection handed off before the daemon remembered it).
+    std::vector<OpenConnView> reported = pools_->open_connections();
+    for (const auto &r : retired_) {
+        auto more = r.pools->open_connections();
+        reported.insert(reported.end(), more.begin(), more.end());
+    }
+    std::unordered_map<std::uint64_t, const OpenConnView *> by_id;
+    std::unordered_map<std::string, const OpenConnView *> by_client;
+    for (const auto &v : reported) {
+        by_id[v.conn_id] = &v;
+        by_client[v.client_addr] = &v;
+    }
     Json out = Json::array();
     std::string error;
     auto listed = list_tcp_connections(ports);
@@ -174,7 +224,15 @@ Json Daemon::cmd_conns() {
             j["listener"] = h->second.listener;
             j["generation"] = h->second.generation;
             j["conn_id"] = h->second.conn_id;
+            if (const auto v = by_id.find(h->second.conn_id); v != by_id.end())
+                add_worker_fields(j, *v->second, static_cast<std::uint64_t>(now_ns));
             still_open.emplace(key, h->second);
+        } else if (const auto v = by_client.find(d.client); v != by_client.end()) {
+            j["phase"] = "worker";
+            j["conn_id"] = v->second->conn_id;
+            if (v->second->route_id < config_.routes.size())
+                j["route"] = config_.routes[v->second->route_id].name;
+            add_worker_fields(j, *v->second, static_cast<std::uint64_t>(now_ns));
         } else {
             j["phase"] = "unknown";
         }

@@ -52,6 +52,7 @@ MetricsSnapshot Daemon::metrics_snapshot() const {
         if (auto it = earlier.find(config_.routes[i].name); it != earlier.end())
             merge_into(s.reports[i], it->second);
     s.report_totals = pools_->reports().totals();
+    s.backend_health = pools_->reports().health();
     s.open_by_route.assign(config_.routes.size(), 0);
     for (const auto &c : pools_->open_connections())
         if (c.route_id < s.open_by_route.size()) ++s.open_by_route[c.route_id];

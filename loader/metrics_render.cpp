@@ -264,22 +264,43 @@ void report_metrics(Writer &w, const MetricsSnapshot &s) {
         w.histogram("sni_connection_duration_seconds", {{"route", s.routes[r]}},
                     s.reports[r].duration);
 
+    // Per-server counts, one family at a time (the text format keeps a family's samples
+    // together). `result` is an extra label ("" = none).
+    auto per_server = [&](const char *name, const char *result,
+                          std::vector<std::uint64_t> RouteReports::*counts) {
+        for (std::size_t r = 0; r < n; ++r) {
+            const auto &servers =
+                r < s.route_servers.size() ? s.route_servers[r] : std::vector<std::string>{};
+            const auto &by_server = s.reports[r].*counts;
+            for (std::size_t i = 0; i < servers.size(); ++i) {
+                const std::uint64_t v = i < by_server.size() ? by_server[i] : 0;
+                if (*result == 0)
+                    w.sample(name, {{"route", s.routes[r]}, {"server", servers[i]}}, v);
+                else
+                    w.sample(name,
+                             {{"route", s.routes[r]}, {"server", servers[i]}, {"result", result}},
+                             v);
+            }
+        }
+    };
     w.family("sni_backend_connect_failures_total", "counter",
              "Failed TCP connects to a backend server, by route and server.");
+    per_server("sni_backend_connect_failures_total", "", &RouteReports::connect_failures);
     w.family("sni_backend_passive_ejections_total", "counter",
              "Passive ejections of a backend server (consecutive connect failures).");
-    for (std::size_t r = 0; r < n; ++r) {
-        const auto &servers =
-            r < s.route_servers.size() ? s.route_servers[r] : std::vector<std::string>{};
-        for (std::size_t i = 0; i < servers.size(); ++i) {
-            const auto &rr = s.reports[r];
-            w.sample("sni_backend_connect_failures_total",
-                     {{"route", s.routes[r]}, {"server", servers[i]}},
-                     i < rr.connect_failures.size() ? rr.connect_failures[i] : 0);
-            w.sample("sni_backend_passive_ejections_total",
-                     {{"route", s.routes[r]}, {"server", servers[i]}},
-                     i < rr.ejections.size() ? rr.ejections[i] : 0);
-        }
+    per_server("sni_backend_passive_ejections_total", "", &RouteReports::ejections);
+    w.family("sni_backend_health_checks_total", "counter",
+             "Active health check probes of a backend server, summed over the workers.");
+    per_server("sni_backend_health_checks_total", "passed", &RouteReports::checks_passed);
+    per_server("sni_backend_health_checks_total", "failed", &RouteReports::checks_failed);
+    w.family("sni_backend_up", "gauge",
+             "1 when the active health checks pass in every worker that reported on the server, "
+             "0 when one sees it down (servers without active checks are not listed).");
+    for (const auto &[key, h] : s.backend_health) {
+        const auto [r, i] = key;
+        if (r >= n || r >= s.route_servers.size() || i >= s.route_servers[r].size()) continue;
+        w.sample("sni_backend_up", {{"route", s.routes[r]}, {"server", s.route_servers[r][i]}},
+                 h.down == 0 ? 1 : 0);
     }
 
     const ReportTotals &t = s.report_totals;

@@ -29,6 +29,9 @@ void ReportTable::on_report(std::uint32_t pool, std::uint32_t worker, pid_t pid,
         case conn_report::Event::kClosed:
             on_closed(w, r);
             return;
+        case conn_report::Event::kHealth:
+            on_health(w, r);
+            return;
     }
 }
 
@@ -84,6 +87,23 @@ void ReportTable::on_closed(WorkerState &w, const conn_report::Report &r) {
     count_servers(rr.ejections, r.ejected_servers);
 }
 
+// The worker sends running totals: the counters move by the difference to its previous report.
+void ReportTable::on_health(WorkerState &w, const conn_report::Report &r) {
+    if (r.backend_server < 0) return;
+    const auto server = static_cast<std::uint32_t>(r.backend_server);
+    conn_report::Report &last = w.health[{r.route_id, server}];
+    if (r.route_id < routes_.size() && server < 64) {
+        RouteReports &rr = routes_[r.route_id];
+        if (rr.checks_passed.size() <= server) rr.checks_passed.resize(server + 1);
+        if (rr.checks_failed.size() <= server) rr.checks_failed.resize(server + 1);
+        if (r.checks_passed >= last.checks_passed)
+            rr.checks_passed[server] += r.checks_passed - last.checks_passed;
+        if (r.checks_failed >= last.checks_failed)
+            rr.checks_failed[server] += r.checks_failed - last.checks_failed;
+    }
+    last = r;
+}
+
 void ReportTable::worker_gone(std::uint32_t pool, std::uint32_t worker) {
     const auto it = workers_.find({pool, worker});
     if (it == workers_.end()) return;
@@ -101,6 +121,20 @@ std::vector<OpenConnView> ReportTable::open_connections() const {
     std::vector<OpenConnView> out;
     for (const auto &[key, w] : workers_)
         for (const auto &[id, v] : w.open) out.push_back(v);
+    return out;
+}
+
+std::map<std::pair<std::uint32_t, std::uint32_t>, ServerHealth> ReportTable::health() const {
+    std::map<std::pair<std::uint32_t, std::uint32_t>, ServerHealth> out;
+    for (const auto &[key, w] : workers_) {
+        for (const auto &[server, r] : w.health) {
+            ServerHealth &h = out[server];
+            ++h.reporting;
+            if (r.server_down == 0) continue;
+            ++h.down;
+            h.reason = r.health_reason.view();
+        }
+    }
     return out;
 }
 

@@ -54,6 +54,16 @@ struct RouteReports {
     // By server index (as in the route's config): connects that failed, passive ejections.
     std::vector<std::uint64_t> connect_failures;
     std::vector<std::uint64_t> ejections;
+    // Active health check probes by server index (the workers' "health" reports).
+    std::vector<std::uint64_t> checks_passed;
+    std::vector<std::uint64_t> checks_failed;
+};
+
+// One server's health as the live workers of its pool see it (their latest "health" reports).
+struct ServerHealth {
+    std::uint32_t reporting = 0;  // workers that reported on the server
+    std::uint32_t down = 0;       // of those, the ones whose checks mark it down
+    std::string reason;           // the last failed probe's error of a worker that sees it down
 };
 
 // Adds `from`'s counts to `into` (e.g. a gone generation's counts to the running totals).
@@ -80,6 +90,8 @@ class ReportTable {
     bool worker_ready(std::uint32_t pool, std::uint32_t worker) const;
 
     std::vector<OpenConnView> open_connections() const;
+    // By (route id, server index); only servers some live worker reported on.
+    std::map<std::pair<std::uint32_t, std::uint32_t>, ServerHealth> health() const;
     const std::vector<RouteReports> &routes() const { return routes_; }
     ReportTotals totals() const;
 
@@ -89,11 +101,14 @@ class ReportTable {
         bool ready = false;
         std::uint64_t dropped = 0;  // the worker's running total
         std::unordered_map<std::uint64_t, OpenConnView> open;
+        // The latest "health" report by (route id, server index).
+        std::map<std::pair<std::uint32_t, std::uint32_t>, conn_report::Report> health;
     };
 
     void on_opened(WorkerState &w, std::uint32_t pool, std::uint32_t worker, pid_t pid,
                    const conn_report::Report &r);
     void on_closed(WorkerState &w, const conn_report::Report &r);
+    void on_health(WorkerState &w, const conn_report::Report &r);
 
     std::vector<RouteReports> routes_;
     std::map<WorkerKey, WorkerState> workers_;

@@ -22,6 +22,8 @@ struct MetricsSnapshot {
     std::vector<RouteReports> reports;  // the workers' reports, by route id
     ReportTotals report_totals;
     std::vector<std::uint64_t> open_by_route;  // open connections the workers reported
+    // By (route id, server index): the active health checks of the current generation's workers.
+    std::map<std::pair<std::uint32_t, std::uint32_t>, ServerHealth> backend_health;
 
     struct Pool {
         std::string name;

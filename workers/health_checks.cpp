@@ -22,10 +22,10 @@ long long to_ms(Clock::duration d) {
 
 }  // namespace
 
-HealthChecks::HealthChecks(Epoll &epoll, const log::Logger &log,
+HealthChecks::HealthChecks(Epoll &epoll, const log::Logger &log, ReportChannel &reports,
                            const std::vector<std::unique_ptr<RouteRuntime>> &routes,
                            Clock::time_point now)
-    : epoll_(epoll), log_(log) {
+    : epoll_(epoll), log_(log), reports_(reports) {
     for (const auto &r : routes) {
         if (!r || !r->route->backend.health_check) continue;
         for (std::size_t s = 0; s < r->servers.size(); ++s) {
@@ -37,6 +37,23 @@ HealthChecks::HealthChecks(Epoll &epoll, const log::Logger &log,
             probes_.push_back(std::move(p));
         }
     }
+}
+
+void HealthChecks::report_all() {
+    for (const auto &p : probes_) report(*p);
+}
+
+void HealthChecks::report(const Probe &p) {
+    conn_report::Report r;
+    r.event = conn_report::Event::kHealth;
+    r.route_id = static_cast<std::uint32_t>(p.route->id);
+    r.backend_server = static_cast<std::int32_t>(p.server);
+    r.backend_addr.set(p.route->servers[p.server].text);
+    r.server_down = p.route->balancer.down(p.server) ? 1 : 0;
+    r.checks_passed = p.total_passed;
+    r.checks_failed = p.total_failed;
+    r.health_reason.set(p.last_error);
+    reports_.send(r);
 }
 
 HealthChecks::~HealthChecks() {
@@ -182,6 +199,8 @@ void HealthChecks::finish(std::size_t index, bool ok, const std::string &why,
     if (ok) {
         p.failed = 0;
         ++p.passed;
+        ++p.total_passed;
+        p.last_error.clear();
         balancer.check_passed(p.server);
         if (balancer.down(p.server) && p.passed >= hc.rise) {
             balancer.set_down(p.server, false);
@@ -189,10 +208,13 @@ void HealthChecks::finish(std::size_t index, bool ok, const std::string &why,
                                             log::kv("check", check_type_name(hc.type)),
                                             log::kv("passed", p.passed), log::kv("reason", why)});
         }
+        report(p);
         return;
     }
     p.passed = 0;
     ++p.failed;
+    ++p.total_failed;
+    p.last_error = why;
     log_.debug("health check failed", {log::kv("route", route), log::kv("server", server),
                                        log::kv("failed", p.failed), log::kv("error", why)});
     if (!balancer.down(p.server) && p.failed >= hc.fall) {
@@ -202,6 +224,7 @@ void HealthChecks::finish(std::size_t index, bool ok, const std::string &why,
                    log::kv("check", check_type_name(hc.type)), log::kv("failed", p.failed),
                    log::kv("interval_ms", to_ms(hc.interval)), log::kv("reason", why)});
     }
+    report(p);
 }
 
 }  // namespace sni::worker

@@ -39,11 +39,12 @@ int Worker::run() {
         log_.error("epoll_ctl failed", {log::kv("error", std::strerror(errno))});
         return 1;
     }
-    health_ = std::make_unique<HealthChecks>(epoll_, log_, routes_, Clock::now());
+    health_ = std::make_unique<HealthChecks>(epoll_, log_, reports_, routes_, Clock::now());
     // The daemon counts this worker as live (readiness) from this report on.
     conn_report::Report ready;
     ready.event = conn_report::Event::kReady;
     reports_.send(ready);
+    health_->report_all();
     std::vector<epoll_event> events(256);
     for (;;) {
         Clock::time_point now = Clock::now();

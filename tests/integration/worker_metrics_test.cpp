@@ -1,6 +1,8 @@
 // The workers' reports in the daemon's metrics: sni-splitterd with the real sni-worker, one
 // passthrough route to an echo backend on loopback; after known traffic the report-based
-// metrics move by exactly that traffic, and the access log file gets one JSON line each.
+// metrics move by exactly that traffic, and the access log file gets one JSON line each. Also
+// what sni-ctl shows of the workers' reports: an open connection's backend and TLS fields
+// (`conns`), and a server's active health checks (`routes`, sni_backend_up).
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -11,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "ctl_support.hpp"
 #include "harness.hpp"
 #include "hello_builder.hpp"
 #include "metrics_scrape.hpp"
@@ -61,25 +64,45 @@ class EchoBackend {
     std::thread thread_;
 };
 
+// sni-splitterd with the real sni-worker, a control socket and the metrics endpoint; `routes`
+// is the YAML of the routes (with a pool "default" of one worker); the access log goes to
+// access.log in the test's directory.
+struct RealWorkerDaemon {
+    explicit RealWorkerDaemon(const std::string &routes) {
+        const auto ports = free_ports(2);
+        main_port = ports[0];
+        metrics_port = ports[1];
+        socket = (dir.path() / "ctl.sock").string();
+        std::ostringstream y;
+        y << "control: {socket: \"" << socket << "\"}\n"
+          << "listeners:\n  - name: main\n    bind: [\"127.0.0.1:" << main_port << "\"]\n"
+          << "routes:\n"
+          << routes << "pools:\n  - {name: default, workers: 1, user: nobody}\n"
+          << "metrics: {listen: \"127.0.0.1:" << metrics_port << "\"}\n"
+          << "access_log: {path: \"" << (dir.path() / "access.log").string() << "\"}\n";
+        write_file(dir.path() / "c.yaml", y.str());
+        DaemonProcess::Options o;
+        o.config_path = (dir.path() / "c.yaml").string();
+        o.classifier = "userspace";
+        o.log_path = dir.path() / "daemon.log";
+        o.extra_args = {"--worker-bin", SNI_WORKER_BIN};
+        daemon = std::make_unique<DaemonProcess>(o);
+    }
+    TempDir dir;
+    std::uint16_t main_port = 0, metrics_port = 0;
+    std::string socket;
+    std::unique_ptr<DaemonProcess> daemon;
+};
+
 TEST(WorkerMetrics, ReportsOfARealWorkerReachTheMetrics) {
     EchoBackend backend;
-    TempDir dir;
-    const auto ports = free_ports(2);
-    std::ostringstream y;
-    y << "listeners:\n  - name: main\n    bind: [\"127.0.0.1:" << ports[0] << "\"]\n"
-      << "routes:\n  - name: echo\n    listener: main\n    server_names: [echo.test]\n"
-      << "    mode: passthrough\n"
-      << "    backend: {servers: [\"127.0.0.1:" << backend.port() << "\"]}\n"
-      << "pools:\n  - {name: default, workers: 1, user: nobody}\n"
-      << "metrics: {listen: \"127.0.0.1:" << ports[1] << "\"}\n"
-      << "access_log: {path: \"" << (dir.path() / "access.log").string() << "\"}\n";
-    write_file(dir.path() / "c.yaml", y.str());
-    DaemonProcess::Options o;
-    o.config_path = (dir.path() / "c.yaml").string();
-    o.classifier = "userspace";
-    o.log_path = dir.path() / "daemon.log";
-    o.extra_args = {"--worker-bin", SNI_WORKER_BIN};
-    DaemonProcess daemon(o);
+    RealWorkerDaemon d(
+        "  - name: echo\n    listener: main\n    server_names: [echo.test]\n"
+        "    mode: passthrough\n    backend: {servers: [\"127.0.0.1:" +
+        std::to_string(backend.port()) + "\"]}\n");
+    DaemonProcess &daemon = *d.daemon;
+    const TempDir &dir = d.dir;
+    const std::uint16_t ports[] = {d.main_port, d.metrics_port};
     ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
     ASSERT_TRUE(wait_http_status(ports[1], "/readyz", 200, 10s)) << daemon.log();
     const auto before = parse_metrics(http_get(ports[1], "/metrics").body);
@@ -133,6 +156,118 @@ TEST(WorkerMetrics, ReportsOfARealWorkerReachTheMetrics) {
         EXPECT_NE(line.find("\"close_reason\":\"closed\""), std::string::npos) << line;
     }
     EXPECT_EQ(lines, 2u);
+}
+
+TEST(WorkerMetrics, ConnsShowsWhatTheWorkerReported) {
+    EchoBackend backend;
+    const std::string server = "127.0.0.1:" + std::to_string(backend.port());
+    RealWorkerDaemon d(
+        "  - name: echo\n    listener: main\n    server_names: [echo.test]\n"
+        "    mode: passthrough\n    backend: {servers: [\"" +
+        server + "\"]}\n");
+    ASSERT_TRUE(d.daemon->wait_ready()) << d.daemon->log();
+    ASSERT_TRUE(wait_http_status(d.metrics_port, "/readyz", 200, 10s)) << d.daemon->log();
+
+    const Bytes hello = build_client_hello({.sni = "echo.test"});
+    UniqueFd fd = connect_tcp("127.0.0.1", d.main_port);
+    ASSERT_TRUE(fd.valid());
+    ASSERT_TRUE(send_all(fd.get(), hello));
+    ASSERT_EQ(read_exactly(fd.get(), hello.size(), 5s).data.size(), hello.size());
+
+    // The "opened" report arrives right after the relay starts.
+    nlohmann::json conn;
+    for (int i = 0; i < 100 && conn.is_null(); ++i) {
+        int code = -1;
+        const auto j = ctl_json(d.socket, {"conns"}, &code);
+        ASSERT_EQ(code, 0) << j;
+        for (const auto &c : j["connections"])
+            if (c.contains("backend")) conn = c;
+        if (conn.is_null()) std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_FALSE(conn.is_null()) << d.daemon->log();
+    EXPECT_EQ(conn["phase"], "worker");
+    EXPECT_EQ(conn["route"], "echo");
+    EXPECT_EQ(conn["backend"], server);
+    EXPECT_EQ(conn["worker"]["pool"], 0);
+    EXPECT_GT(conn["worker"]["pid"].get<int>(), 0);
+    EXPECT_TRUE(conn.contains("age_ms"));
+    // Passthrough: no TLS of ours on either leg, so no version and no kTLS.
+    EXPECT_EQ(conn["client_tls"]["version"], "");
+    EXPECT_EQ(conn["client_tls"]["ktls_tx"], false);
+    EXPECT_EQ(conn["backend_tls"]["version"], "");
+
+    const ProcessResult human = run_ctl(d.socket, {"conns"});
+    EXPECT_EQ(human.exit_code, 0);
+    EXPECT_NE(human.out.find("    backend " + server + " age_ms "), std::string::npos) << human.out;
+    EXPECT_NE(human.out.find("client: plain backend: plain"), std::string::npos) << human.out;
+    fd.reset();  // closed before the stop, which drains open connections
+    EXPECT_EQ(d.daemon->stop(), 0);
+}
+
+// The first backend of the first route: its health per `sni-ctl routes --json`, and its
+// sni_backend_up (-1 when not listed).
+std::pair<std::string, double> health_of(const RealWorkerDaemon &d, const std::string &server) {
+    int code = -1;
+    const auto j = ctl_json(d.socket, {"routes"}, &code);
+    std::string health = "?";
+    if (code == 0 && j.contains("routes") && !j["routes"].empty())
+        health = j["routes"][0]["backends"][0].value("health", "?");
+    const auto m = parse_metrics(http_get(d.metrics_port, "/metrics").body);
+    const auto it = m.find("sni_backend_up{route=\"hc\",server=\"" + server + "\"}");
+    return {health, it == m.end() ? -1 : it->second};
+}
+
+TEST(WorkerMetrics, BackendHealthDownThenUpInRoutesAndMetrics) {
+    const auto port = free_ports(1)[0];  // nothing listens there yet
+    const std::string server = "127.0.0.1:" + std::to_string(port);
+    RealWorkerDaemon d(
+        "  - name: hc\n    listener: main\n    server_names: [hc.test]\n"
+        "    mode: passthrough\n    backend:\n      servers: [\"" +
+        server +
+        "\"]\n      health_check: {type: tcp, interval: 200ms, timeout: 100ms, "
+        "rise: 1, fall: 1}\n");
+    ASSERT_TRUE(d.daemon->wait_ready()) << d.daemon->log();
+    ASSERT_TRUE(wait_http_status(d.metrics_port, "/readyz", 200, 10s)) << d.daemon->log();
+
+    auto wait_for = [&](const std::string &health, double up) {
+        std::pair<std::string, double> got;
+        for (int i = 0; i < 100; ++i) {
+            got = health_of(d, server);
+            if (got.first == health && got.second == up) break;
+            std::this_thread::sleep_for(50ms);
+        }
+        return got;
+    };
+    auto got = wait_for("down", 0);
+    EXPECT_EQ(got.first, "down") << d.daemon->log();
+    EXPECT_EQ(got.second, 0);
+    int code = -1;
+    const auto routes = ctl_json(d.socket, {"routes"}, &code);
+    const auto &b = routes["routes"][0]["backends"][0];
+    EXPECT_EQ(b["workers_down"], 1) << routes;
+    EXPECT_EQ(b["workers_reporting"], 1) << routes;
+    EXPECT_NE(b.value("reason", "").find("refused"), std::string::npos) << routes;
+    const ProcessResult human = run_ctl(d.socket, {"routes"});
+    EXPECT_NE(human.out.find("health down (down in 1/1 workers)"), std::string::npos) << human.out;
+
+    // The server comes back: a listener on its port.
+    UniqueFd listen(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sin.sin_port = htons(port);
+    const int one = 1;
+    ::setsockopt(listen.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    ASSERT_EQ(::bind(listen.get(), reinterpret_cast<sockaddr *>(&sin), sizeof sin), 0);
+    ASSERT_EQ(::listen(listen.get(), 64), 0);
+    got = wait_for("up", 1);
+    EXPECT_EQ(got.first, "up") << d.daemon->log();
+    EXPECT_EQ(got.second, 1);
+    const auto m = parse_metrics(http_get(d.metrics_port, "/metrics").body);
+    const std::string checks = "sni_backend_health_checks_total{route=\"hc\",server=\"" + server;
+    EXPECT_GE(m.at(checks + "\",result=\"failed\"}"), 1);
+    EXPECT_GE(m.at(checks + "\",result=\"passed\"}"), 1);
+    EXPECT_EQ(d.daemon->stop(), 0);
 }
 
 }  // namespace

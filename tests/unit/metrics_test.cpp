@@ -158,6 +158,77 @@ TEST(ReportTable, OpenConnectionsAndAggregates) {
     EXPECT_TRUE(t.open_connections().empty());
 }
 
+Report health(std::uint32_t route, std::int32_t server, bool down, std::uint64_t passed,
+              std::uint64_t failed) {
+    Report r;
+    r.event = Event::kHealth;
+    r.route_id = route;
+    r.backend_server = server;
+    r.server_down = down ? 1 : 0;
+    r.checks_passed = passed;
+    r.checks_failed = failed;
+    r.health_reason.set(down ? "connect: Connection refused" : "");
+    return r;
+}
+
+// Health reports: the latest verdict per (worker, route, server), probe counts that move by
+// the difference of the workers' running totals and never go back when a worker dies.
+TEST(ReportTable, BackendHealthByWorkerAndServer) {
+    loader::ReportTable t(1);
+    EXPECT_TRUE(t.health().empty());
+    t.on_report(0, 0, 100, health(0, 0, false, 0, 0));
+    t.on_report(0, 1, 101, health(0, 0, false, 0, 0));
+    t.on_report(0, 0, 100, health(0, 1, false, 4, 0));
+    auto h = t.health();
+    ASSERT_EQ(h.size(), 2u);
+    EXPECT_EQ((h.at({0, 0}).reporting), 2u);
+    EXPECT_EQ((h.at({0, 0}).down), 0u);
+
+    // Worker 1 sees server 0 down; worker 0 still up.
+    t.on_report(0, 1, 101, health(0, 0, true, 1, 3));
+    h = t.health();
+    EXPECT_EQ((h.at({0, 0}).down), 1u);
+    EXPECT_EQ((h.at({0, 0}).reason), "connect: Connection refused");
+    EXPECT_EQ(t.routes()[0].checks_failed.at(0), 3u);
+    EXPECT_EQ(t.routes()[0].checks_passed.at(0), 1u);
+    EXPECT_EQ(t.routes()[0].checks_passed.at(1), 4u);
+
+    // More probes of worker 1: counted by difference.
+    t.on_report(0, 1, 101, health(0, 0, true, 1, 5));
+    EXPECT_EQ(t.routes()[0].checks_failed.at(0), 5u);
+
+    loader::MetricsSnapshot s;
+    s.routes = {"web"};
+    s.route_servers = {{"127.0.0.1:1", "127.0.0.1:2"}};
+    s.reports = t.routes();
+    s.backend_health = t.health();
+    const std::string text = loader::render_prometheus(s);
+    auto has = [&](const std::string &line) {
+        return text.find("\n" + line + "\n") != std::string::npos;
+    };
+    EXPECT_TRUE(has("sni_backend_up{route=\"web\",server=\"127.0.0.1:1\"} 0")) << text;
+    EXPECT_TRUE(has("sni_backend_up{route=\"web\",server=\"127.0.0.1:2\"} 1")) << text;
+    EXPECT_TRUE(
+        has("sni_backend_health_checks_total{route=\"web\",server=\"127.0.0.1:1\","
+            "result=\"failed\"} 5"))
+        << text;
+    EXPECT_TRUE(
+        has("sni_backend_health_checks_total{route=\"web\",server=\"127.0.0.1:2\","
+            "result=\"passed\"} 4"))
+        << text;
+
+    // Worker 1 dies: its verdict goes, its probes stay counted.
+    t.worker_gone(0, 1);
+    h = t.health();
+    EXPECT_EQ((h.at({0, 0}).reporting), 1u);
+    EXPECT_EQ((h.at({0, 0}).down), 0u);
+    EXPECT_EQ(t.routes()[0].checks_failed.at(0), 5u);
+    // A report without a server or for a route the daemon does not know moves no counter.
+    t.on_report(0, 0, 100, health(0, -1, true, 9, 9));
+    t.on_report(0, 0, 100, health(7, 0, true, 9, 9));
+    EXPECT_EQ(t.routes()[0].checks_failed.at(0), 5u);
+}
+
 TEST(Prometheus, RendersLabelsFromConfigNamesAndEveryReason) {
     loader::MetricsSnapshot s;
     s.listeners = {"main"};

@@ -107,6 +107,40 @@ TEST_F(ReportTest, UnreachableBackendIsReportedAsClosedWithItsReason) {
     EXPECT_EQ(field(line, "time_to_backend_ms"), "-") << line;
 }
 
+// Active health checks: one "health" report per server at start (up, no probe yet), then one
+// per probe with the verdict, the running totals and the probe's error.
+TEST_F(ReportTest, HealthReportsAtStartAndAfterEachProbe) {
+    RefusedPort refused;
+    RouteSpec r;
+    r.mode = "passthrough";
+    r.servers = {"127.0.0.1:" + std::to_string(refused.port())};
+    r.backend_extra = {"health_check: {type: tcp, interval: 100ms, timeout: 100ms, fall: 2}"};
+    start({r});
+    auto down = [](const std::vector<Report> &rs) {
+        for (const auto &x : rs)
+            if (x.event == Event::kHealth && x.server_down != 0) return true;
+        return false;
+    };
+    const auto rs = read_reports(worker_->channel(), down);
+    std::vector<Report> health;
+    for (const auto &x : rs)
+        if (x.event == Event::kHealth) health.push_back(x);
+    ASSERT_GE(health.size(), 3u);  // start, first failure (still up: fall 2), down
+    EXPECT_EQ(health[0].server_down, 0);
+    EXPECT_EQ(health[0].checks_passed + health[0].checks_failed, 0u);
+    EXPECT_EQ(health[1].server_down, 0);
+    EXPECT_EQ(health[1].checks_failed, 1u);
+    const Report &last = health.back();
+    EXPECT_EQ(last.server_down, 1);
+    EXPECT_EQ(last.checks_failed, 2u);
+    EXPECT_EQ(last.checks_passed, 0u);
+    EXPECT_EQ(last.route_id, 0u);
+    EXPECT_EQ(last.backend_server, 0);
+    EXPECT_EQ(last.backend_addr.view(), r.servers[0]);
+    EXPECT_NE(last.health_reason.view().find("refused"), std::string_view::npos)
+        << last.health_reason.view();
+}
+
 // The bytes a JSON string stood for (json::append_string writes each byte as one code point).
 std::string bytes_of(const std::string &utf8) {
     std::string out;
