@@ -169,6 +169,8 @@ config::Result<bool, std::string> Daemon::setup() {
         log_.info("watching the configuration", {log::kv("file", settings_.config_path)});
     }
 
+    if (auto r = follow_interfaces(); !r) return r;
+
     for (const auto &s : sockets_)
         log_.info("listening", {log::kv("listener", config_.listeners[s.listener_id].name),
                                 log::kv("addr", sockaddr_to_string(s.local))});
@@ -260,6 +262,9 @@ void Daemon::dispatch(const epoll_event &ev) {
             break;
         case TokenKind::kConfigWatch:
             on_config_watch(t.id);
+            break;
+        case TokenKind::kAddressWatch:
+            on_address_watch(t.id);
             break;
         case TokenKind::kControl:
             if (control_) control_->on_listen_ready();

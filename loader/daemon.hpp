@@ -27,6 +27,7 @@
 #include "loader/deadline_fifo.hpp"
 #include "loader/event_loop.hpp"
 #include "loader/http_endpoint.hpp"
+#include "loader/interface_addresses.hpp"
 #include "loader/ktls_probe.hpp"
 #include "loader/listeners.hpp"
 #include "loader/metrics_snapshot.hpp"
@@ -116,6 +117,14 @@ class Daemon {
     };
     void remember_handed(const Connection &conn, const std::string &route);
 
+    // interface_follow.cpp: interface binds follow their interface's addresses at runtime
+    config::Result<bool, std::string> follow_interfaces();
+    void on_address_watch(std::uint64_t which);
+    void reconcile_interface_binds();
+    void add_interface_socket(std::uint32_t listener_id, const config::SocketAddress &bind,
+                              const config::SocketAddress &address);
+    void remove_interface_socket(std::size_t socket_index);
+
     // accept.cpp
     void on_listener_ready(std::size_t socket_index);
     void shed_one(int listen_fd);
@@ -182,7 +191,9 @@ class Daemon {
 
     // Control and per-route bookkeeping.
     std::unique_ptr<ControlServer> control_;
-    std::optional<ConfigWatch> watch_;  // --watch
+    std::optional<ConfigWatch> watch_;                 // --watch
+    std::unique_ptr<AddressMonitor> address_monitor_;  // null without interface binds
+    UniqueFd address_debounce_fd_;                     // one-shot timer after a change
     void on_config_watch(std::uint64_t which);
     KtlsSupport ktls_;
     std::unordered_map<std::string, std::uint64_t> route_handed_;  // by route name

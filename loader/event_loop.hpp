@@ -28,6 +28,7 @@ enum class TokenKind : std::uint8_t {
     kControl,        // the control socket's listener
     kControlClient,  // id: control client id
     kConfigWatch,    // id 0: the inotify fd, id 1: its debounce timer (--watch)
+    kAddressWatch,   // id 0: the rtnetlink subscription, id 1: its debounce timer
 };
 
 struct Token {

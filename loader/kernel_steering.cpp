@@ -201,9 +201,10 @@ KernelSteering::Result<std::unique_ptr<KernelSteering>> KernelSteering::open(
     return ks;
 }
 
-KernelSteering::Result<bool> KernelSteering::add_listener(uint32_t listener_id,
-                                                          const sockaddr_storage &local,
-                                                          uint32_t cap) {
+namespace {
+
+// The listen map's key for a local address; nullopt for a family other than IPv4/IPv6.
+std::optional<steer_listen_key> listen_key(const sockaddr_storage &local) {
     steer_listen_key key{};
     key.family = local.ss_family;
     if (local.ss_family == AF_INET) {
@@ -215,11 +216,31 @@ KernelSteering::Result<bool> KernelSteering::add_listener(uint32_t listener_id,
         key.port = ntohs(a->sin6_port);
         std::memcpy(key.addr, &a->sin6_addr, 16);
     } else {
-        return config::unexpected(std::string("listener address is neither IPv4 nor IPv6"));
+        return std::nullopt;
     }
+    return key;
+}
+
+}  // namespace
+
+KernelSteering::Result<bool> KernelSteering::add_listener(uint32_t listener_id,
+                                                          const sockaddr_storage &local,
+                                                          uint32_t cap) {
+    const auto key = listen_key(local);
+    if (!key) return config::unexpected(std::string("listener address is neither IPv4 nor IPv6"));
     const steer_listen_val val{listener_id, cap};
-    if (bpf_map_update_elem(bpf_map__fd(impl_->skel->maps.listen_addrs), &key, &val, BPF_ANY) != 0)
+    if (bpf_map_update_elem(bpf_map__fd(impl_->skel->maps.listen_addrs), &*key, &val, BPF_ANY) != 0)
         return config::unexpected(errno_text("adding a listener address to the BPF map", errno));
+    return true;
+}
+
+KernelSteering::Result<bool> KernelSteering::remove_listener(const sockaddr_storage &local) {
+    const auto key = listen_key(local);
+    if (!key) return config::unexpected(std::string("listener address is neither IPv4 nor IPv6"));
+    if (bpf_map_delete_elem(bpf_map__fd(impl_->skel->maps.listen_addrs), &*key) != 0 &&
+        errno != ENOENT)
+        return config::unexpected(
+            errno_text("removing a listener address from the BPF map", errno));
     return true;
 }
 

@@ -77,6 +77,9 @@ class KernelSteering {
     // Steer sockets accepted on this local address (IPv4 or IPv6; the any-address matches
     // every local address of that family and port). cap = the listener's max_client_hello.
     Result<bool> add_listener(uint32_t listener_id, const sockaddr_storage &local, uint32_t cap);
+    // Stop steering sockets accepted on this address (its listening socket was closed because
+    // the address left its interface). Connections the kernel already took are not affected.
+    Result<bool> remove_listener(const sockaddr_storage &local);
 
     // Replaces the whole route table atomically: a ClientHello is classified against the old
     // table or the new one, never a mix.

@@ -25,6 +25,10 @@ KernelSteering::Result<bool> KernelSteering::add_listener(uint32_t, const sockad
     return config::unexpected(std::string(kNotBuilt));
 }
 
+KernelSteering::Result<bool> KernelSteering::remove_listener(const sockaddr_storage &) {
+    return config::unexpected(std::string(kNotBuilt));
+}
+
 KernelSteering::Result<bool> KernelSteering::set_routes(const std::vector<SteeringRoute> &) {
     return config::unexpected(std::string(kNotBuilt));
 }

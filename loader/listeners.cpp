@@ -91,6 +91,11 @@ config::Result<std::vector<config::SocketAddress>, std::string> resolve_bind(
     return out;
 }
 
+void label_interface_socket(ListenerSocket &socket, const config::SocketAddress &interface_bind) {
+    socket.interface_bind = config::to_string(interface_bind);
+    socket.address = socket.interface_bind + " (" + socket.address + ")";
+}
+
 config::Result<std::vector<ListenerSocket>, std::string> bind_listeners(
     const config::Config &config) {
     std::vector<ListenerSocket> out;
@@ -106,7 +111,7 @@ config::Result<std::vector<ListenerSocket>, std::string> bind_listeners(
                     return config::unexpected("listener " + config.listeners[id].name + ": " +
                                               std::move(bound).error());
                 if (configured.kind == config::AddressKind::kInterface)
-                    bound->address = config::to_string(configured) + " (" + bound->address + ")";
+                    label_interface_socket(*bound, configured);
                 out.push_back(std::move(bound).value());
             }
         }

@@ -19,6 +19,7 @@ namespace sni::loader {
 struct ListenerSocket {
     std::uint32_t listener_id = 0;  // index in config.listeners
     std::string address;            // as configured, for logs ("127.0.0.1:443")
+    std::string interface_bind;     // the interface bind it came from ("eth0:443"), else ""
     sockaddr_storage local{};       // the bound address (getsockname)
     socklen_t local_len = 0;
     UniqueFd fd;
@@ -27,6 +28,9 @@ struct ListenerSocket {
 // The concrete addresses of one configured bind address: itself, or an interface's addresses.
 config::Result<std::vector<config::SocketAddress>, std::string> resolve_bind(
     const config::SocketAddress &address);
+
+// Marks a socket bound for one of an interface's addresses: "eth0:443 (10.0.0.1:443)".
+void label_interface_socket(ListenerSocket &socket, const config::SocketAddress &interface_bind);
 
 // All or nothing: the first failure is returned (and every socket bound so far closed).
 config::Result<std::vector<ListenerSocket>, std::string> bind_listeners(

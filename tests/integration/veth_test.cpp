@@ -112,5 +112,51 @@ TEST_P(VethTest, OneByteRecordsOverTheLink) {
 
 INSTANTIATE_TEST_SUITE_P(Classifiers, VethTest, SNI_CLASSIFIERS, classifier_name);
 
+// The main listener binds the veth interface by name ("snihN:P"): the daemon follows its
+// addresses while it runs. A second subnet is added on both ends, so removing the first
+// address (and its subnet route) leaves the second one reachable.
+class VethInterfaceBindTest : public VethTest {
+  protected:
+    std::string extra_main_address() const override { return host_if_; }
+
+    bool wait_log_line(const std::string &event, const std::string &addr) {
+        const std::string want = addr + ":" + std::to_string(main_port_);
+        return daemon_->wait_log(
+            [&](const std::string &log) {
+                for (std::size_t at = log.find(event); at != std::string::npos;
+                     at = log.find(event, at + 1)) {
+                    const auto end = log.find('\n', at);
+                    if (log.substr(at, end - at).find(want) != std::string::npos) return true;
+                }
+                return false;
+            },
+            5s);
+    }
+};
+
+TEST_P(VethInterfaceBindTest, FollowsAddressesAddedAndRemoved) {
+    ASSERT_TRUE(wait_log_line("listening", host_addr_)) << daemon_->log();
+    const unsigned id = static_cast<unsigned>(::getpid());
+    const std::string net2 = "10.232." + std::to_string(id % 250 + 1) + ".";
+    const std::string second = net2 + "1";
+    ip({"addr", "add", second + "/24", "dev", host_if_});
+    ip({"-n", ns_, "addr", "add", net2 + "2/24", "dev", "snic0"});
+    ASSERT_TRUE(wait_log_line("interface address added", second)) << daemon_->log();
+    // Only the new address serves connections in this test, so in the BPF run the kernel's
+    // decisions can only have come from the socket registered at runtime.
+    expect_echo(second, main_port_, {build_client_hello({.sni = "p1.test"})}, 0ms,
+                random_payload(4000, 21));
+
+    ip({"addr", "del", host_addr_ + "/24", "dev", host_if_});
+    ASSERT_TRUE(wait_log_line("interface address removed", host_addr_)) << daemon_->log();
+    expect_echo(second, main_port_, {build_client_hello({.sni = "p2.test"})}, 0ms,
+                random_payload(4000, 22));
+    EXPECT_EQ(count_of(daemon_->log(), "interface address removed"), 1u) << daemon_->log();
+    if (HasFailure()) std::cout << daemon_->log();
+    expect_kernel_decided();
+}
+
+INSTANTIATE_TEST_SUITE_P(Classifiers, VethInterfaceBindTest, SNI_CLASSIFIERS, classifier_name);
+
 }  // namespace
 }  // namespace sni::itest
