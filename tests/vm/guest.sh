@@ -23,6 +23,9 @@ bad() {
 }
 # field LINE KEY: the value of KEY=value in one of our log lines (or a peer line).
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1 | tr -d '"'; }
+# jfield LINE KEY: the value of "KEY":value in a worker's JSON access-log line (values we read
+# hold no comma).
+jfield() { echo "$1" | tr ',' '\n' | sed -n "s/^{\{0,1\}\"$2\":\(.*\)$/\1/p" | head -n 1 | tr -d '"}'; }
 tls_stat() { awk -v k="$1" '$1 == k {print $2}' /proc/net/tls_stat 2>/dev/null || echo 0; }
 uptime_cs() { awk '{split($1, a, "."); print a[1] * 100 + a[2]}' /proc/uptime; }
 worker_pid() {
@@ -167,10 +170,12 @@ else
   bad bpf-classifier "not the BPF classifier: ${sel:-no classifier line}"
 fi
 
-closed_count() { grep 'msg="connection closed"' /tmp/daemon.log | grep -c "route=$1 "; }
+# The worker's access log (stderr, so in the daemon's log): one JSON line per closed connection.
+access_lines() { grep '^{' /tmp/daemon.log | grep "\"route\":\"$1\""; }
+closed_count() { access_lines "$1" | wc -l; }
 # transfer NAME SNI BYTES SEND RECV MIN MAX BACKEND-LOG [CLIENT-OPTION...]: one client through
 # the splitter on route NAME; sets
-# LINE (the worker's "connection closed" line), TICKS (worker CPU) and CS (wall, 1/100 s).
+# LINE (the worker's JSON access-log line), TICKS (worker CPU) and CS (wall, 1/100 s).
 transfer() {
   name=$1 sni=$2 bytes=$3 sseed=$4 rseed=$5 vmin=$6 vmax=$7 blog=$8
   shift 8 # what is left: extra client options
@@ -192,7 +197,7 @@ transfer() {
   TICKS=$(($(cpu_ticks "$wpid") - t0))
   client=$(grep '^peer ' /tmp/client.$name.log | tail -n 1)
   backend=$(grep '^peer ' "$blog" | tail -n 1)
-  LINE=$(grep 'msg="connection closed"' /tmp/daemon.log | grep "route=$name " | tail -n 1)
+  LINE=$(access_lines "$name" | tail -n 1)
   echo "guest: $name client: $client"
   echo "guest: $name backend: $backend"
   echo "guest: $name worker: $LINE"
@@ -205,8 +210,8 @@ transfer() {
     bad "$name-intact" "client rc=$rc; see the client and backend lines above"
     cat /tmp/client.$name.log
   fi
-  [ -n "$LINE" ] && [ "$(field "$LINE" result)" = ok ] ||
-    bad "$name-worker" "no ok 'connection closed' line for route $name"
+  [ -n "$LINE" ] && [ "$(jfield "$LINE" outcome)" = ok ] ||
+    bad "$name-worker" "no access-log line with outcome ok for route $name"
 }
 # expect_line NAME KEY=VALUE...: fields of the last worker line.
 expect_line() {
@@ -215,7 +220,7 @@ expect_line() {
   for kvp in "$@"; do
     k=${kvp%%=*}
     v=${kvp#*=}
-    got=$(field "$LINE" "$k")
+    got=$(jfield "$LINE" "$k")
     if [ "$got" = "$v" ]; then ok "$name-$k" "$k=$got"; else bad "$name-$k" "$k=$got, wanted $v"; fi
   done
 }
@@ -264,7 +269,7 @@ if [ "$SNI_VM_MODE" = full ]; then
     ktls_client_tx=true ktls_client_rx=true splice_up=false splice_down=false
   expect_delta r10 TlsTxSw "$tx" 1
   expect_delta r10 TlsRxSw "$rx" 1
-  [ "$(field "$LINE" ktls_backend_tx)" = false ] &&
+  [ "$(jfield "$LINE" ktls_backend_tx)" = false ] &&
     echo "guest: r10 backend leg TLSv1: userspace crypto (kTLS has no TLS 1.0), client leg kTLS"
 
   # The same TLS 1.2 transfer with the tls module gone: userspace crypto, no splice.
