@@ -164,7 +164,6 @@ class Daemon {
     std::uint64_t next_conn_id_ = 1;
     bool stopping_ = false;
     bool draining_ = false;
-    Clock::time_point started_at_ = Clock::now();
     std::unique_ptr<http::Endpoint> http_;  // metrics and health; null without metrics.listen
     bool stopped_ = false;
     Clock::time_point started_ = Clock::now();

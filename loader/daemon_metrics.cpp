@@ -63,7 +63,7 @@ MetricsSnapshot Daemon::metrics_snapshot() const {
     s.classifying = conns_.size();
     for (const auto &[route, n] : route_handed_) s.handoffs_by_route[route] = n;
     s.ready = ready();
-    s.uptime_seconds = std::chrono::duration<double>(Clock::now() - started_at_).count();
+    s.uptime_seconds = std::chrono::duration<double>(Clock::now() - started_).count();
     return s;
 }
 

@@ -12,18 +12,11 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "loader/netlink_ptr.hpp"
+
 namespace sni::loader {
 
 namespace {
-
-struct SockDeleter {
-    void operator()(nl_sock *s) const { nl_socket_free(s); }
-};
-struct CacheDeleter {
-    void operator()(nl_cache *c) const { nl_cache_free(c); }
-};
-using NlSock = std::unique_ptr<nl_sock, SockDeleter>;
-using NlCache = std::unique_ptr<nl_cache, CacheDeleter>;
 
 std::string nl_error(const char *what, int err) {
     return std::string(what) + ": " + nl_geterror(err);

@@ -13,16 +13,11 @@ extern "C" {
 
 #include <memory>
 
+#include "loader/netlink_ptr.hpp"
+
 namespace sni::loader {
 
 namespace {
-
-struct SockDeleter {
-    void operator()(nl_sock *s) const { nl_socket_free(s); }
-};
-struct CacheDeleter {
-    void operator()(nl_cache *c) const { nl_cache_free(c); }
-};
 
 std::string address(const nl_addr *a, std::uint16_t port) {
     if (a == nullptr) return "?";
@@ -86,7 +81,7 @@ void visit(nl_object *obj, void *arg) {
 
 config::Result<std::vector<DiagConn>, std::string> list_tcp_connections(
     const std::set<std::uint16_t> &ports) {
-    std::unique_ptr<nl_sock, SockDeleter> sk(nl_socket_alloc());
+    NlSock sk(nl_socket_alloc());
     if (!sk) return config::unexpected(std::string("nl_socket_alloc failed"));
     if (const int e = idiagnl_connect(sk.get()); e < 0)
         return config::unexpected(std::string("sock_diag: ") + nl_geterror(e));
@@ -96,7 +91,7 @@ config::Result<std::vector<DiagConn>, std::string> list_tcp_connections(
         const int states = IDIAGNL_SS_ALL & ~(1 << TCP_LISTEN);
         if (const int e = idiagnl_msg_alloc_cache(sk.get(), family, states, &raw); e < 0)
             return config::unexpected(std::string("sock_diag dump: ") + nl_geterror(e));
-        std::unique_ptr<nl_cache, CacheDeleter> cache(raw);
+        NlCache cache(raw);
         Walk walk{&ports, &out};
         nl_cache_foreach(cache.get(), visit, &walk);
     }
