@@ -10,6 +10,10 @@
  *      Every buffer is passed to the socket and counted in steer_conn.framed; the daemon reads
  *      them while the socket is still in the map, then removes it.
  *
+ *  sk_skb verdict relay_verdict (on relay_socks): the passthrough relay. A socket the worker
+ *      paired with its peer (relay_peers) has every buffer it receives redirected to the peer's
+ *      egress: no wake-up, no copy, no syscall per message in userspace.
+ *
  * See docs/architecture.md for the kernel facts this relies on.
  */
 #include "vmlinux.h"
@@ -23,6 +27,7 @@
 #define AF_INET 2
 #define AF_INET6 10
 #define SK_PASS 1
+#define SK_DROP 0
 
 struct {
     __uint(type, BPF_MAP_TYPE_SOCKHASH);
@@ -298,6 +303,42 @@ int steer_verdict(struct __sk_buff *skb) {
         }
     }
     *depth -= 1;
+    return SK_PASS;
+}
+
+struct {
+    __uint(type, BPF_MAP_TYPE_SOCKHASH);
+    __uint(max_entries, RELAY_MAX_SOCKS);
+    __type(key, __u64);
+    __type(value, __u64);
+} relay_socks SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, RELAY_MAX_SOCKS);
+    __type(key, __u64);
+    __type(value, struct relay_peer);
+} relay_peers SEC(".maps");
+
+SEC("sk_skb") /* attached to relay_socks as BPF_SK_SKB_VERDICT */
+int relay_verdict(struct __sk_buff *skb) {
+    __u64 cookie = bpf_get_socket_cookie(skb);
+    __u32 skb_len = skb->len;
+    struct relay_peer *p = bpf_map_lookup_elem(&relay_peers, &cookie);
+
+    if (!p) return SK_PASS;
+    /*
+     * The FIN comes as a buffer of length 0: never redirect it (the kernel's redirect worker
+     * takes a 0-byte send as a broken pipe and stops the peer's transmit). The worker carries
+     * the FIN over itself, after the bytes before it.
+     */
+    if (skb_len == 0) return SK_DROP;
+    if (bpf_sk_redirect_hash(skb, &relay_socks, &p->peer, 0) == SK_PASS) {
+        __sync_fetch_and_add(&p->bytes, skb_len);
+        return SK_PASS;
+    }
+    /* The peer is not in the map: keep the bytes on this socket (the worker sees `held`). */
+    __sync_fetch_and_add(&p->held, skb_len);
     return SK_PASS;
 }
 

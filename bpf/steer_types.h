@@ -50,6 +50,18 @@ struct steer_event {
     struct ch_info facts;
 };
 
+/*
+ * Kernel relay of passthrough connections (relay_verdict): both sockets of a relayed pair sit in
+ * relay_socks keyed by cookie; relay_peers maps each cookie to its peer's. The worker adds a pair
+ * after it wrote the ClientHello to the backend, and removes it once both FINs went through.
+ */
+#define RELAY_MAX_SOCKS (2u * STEER_MAX_CONNS)
+struct relay_peer {
+    __u64 peer;  /* the other socket's cookie */
+    __u64 bytes; /* bytes redirected to the peer */
+    __u64 held;  /* bytes kept on this socket: the peer was not in relay_socks (yet) */
+};
+
 /* counters (per-CPU array, one entry) */
 struct steer_counters {
     __u64 inserted;

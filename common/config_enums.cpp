@@ -23,5 +23,8 @@ std::string_view to_string(HealthCheckType v) {
 std::string_view to_string(Classifier v) {
     return enum_to_name<Classifier>(kClassifierNames, v);
 }
+std::string_view to_string(PassthroughRelay v) {
+    return enum_to_name<PassthroughRelay>(kPassthroughRelayNames, v);
+}
 
 }  // namespace sni::config

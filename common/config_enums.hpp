@@ -49,6 +49,11 @@ inline constexpr std::array<EnumName<Classifier>, 3> kClassifierNames{{
     {"bpf", Classifier::kBpf},
     {"userspace", Classifier::kUserspace},
 }};
+inline constexpr std::array<EnumName<PassthroughRelay>, 3> kPassthroughRelayNames{{
+    {"auto", PassthroughRelay::kAuto},
+    {"sockmap", PassthroughRelay::kSockmap},
+    {"splice", PassthroughRelay::kSplice},
+}};
 
 template <typename E>
 std::optional<E> enum_from_name(std::span<const EnumName<E>> table, std::string_view name) {
@@ -71,5 +76,6 @@ std::string_view to_string(Balance v);
 std::string_view to_string(ProxyProtocol v);
 std::string_view to_string(HealthCheckType v);
 std::string_view to_string(Classifier v);
+std::string_view to_string(PassthroughRelay v);
 
 }  // namespace sni::config

@@ -141,7 +141,8 @@ Config parse_config(Diagnostics &d, const YAML::Node &root, const std::filesyste
         return config;
     }
     MapReader m(d, Field{root, ""},
-                {"listeners", "routes", "pools", "control", "metrics", "access_log", "classifier"});
+                {"listeners", "routes", "pools", "control", "metrics", "access_log", "classifier",
+                 "passthrough_relay"});
     if (!m.ok()) return config;
 
     if (auto v = m.required("listeners"))
@@ -159,6 +160,8 @@ Config parse_config(Diagnostics &d, const YAML::Node &root, const std::filesyste
     if (auto v = m.optional("metrics")) config.metrics = parse_metrics(d, *v);
     if (auto v = m.optional("access_log")) config.access_log = parse_access_log(d, *v);
     if (auto v = m.optional("classifier")) read_enum(d, *v, kClassifierNames, config.classifier);
+    if (auto v = m.optional("passthrough_relay"))
+        read_enum(d, *v, kPassthroughRelayNames, config.passthrough_relay);
     return config;
 }
 

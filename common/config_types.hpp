@@ -21,6 +21,8 @@ enum class Balance : std::uint8_t { kRoundRobin, kLeastConn };
 enum class ProxyProtocol : std::uint8_t { kNone, kV2 };
 enum class HealthCheckType : std::uint8_t { kTcp, kTls };
 enum class Classifier : std::uint8_t { kAuto, kBpf, kUserspace };
+// How passthrough bytes move: kernel relay (sockmap redirect) when available, or always splice.
+enum class PassthroughRelay : std::uint8_t { kAuto, kSockmap, kSplice };
 enum class BackendSni : std::uint8_t { kNone, kFixed, kClient };  // kClient = "$client"
 enum class BackendAlpn : std::uint8_t { kForward, kList };        // kList + empty list = no ALPN
 enum class AccessLogTarget : std::uint8_t { kStderr, kFile, kOff };
@@ -176,6 +178,7 @@ struct Config {
     Metrics metrics;
     AccessLog access_log;
     Classifier classifier = Classifier::kAuto;
+    PassthroughRelay passthrough_relay = PassthroughRelay::kAuto;
 
     bool operator==(const Config &) const = default;
 };

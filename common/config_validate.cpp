@@ -249,6 +249,11 @@ void validate_config(const Config &config, Diagnostics &d) {
     for (std::size_t i = 0; i < config.listeners.size(); ++i) check_listener(config, d, i);
     for (std::size_t i = 0; i < config.routes.size(); ++i) check_route(config, d, i);
     check_server_names(config, d);
+    if (config.passthrough_relay == PassthroughRelay::kSockmap &&
+        config.classifier == Classifier::kUserspace)
+        d.error("passthrough_relay",
+                "\"sockmap\" needs the BPF classifier (its maps and programs), but classifier is "
+                "\"userspace\": use \"auto\" or \"splice\"");
 }
 
 }  // namespace sni::config

@@ -97,6 +97,11 @@ config::Result<bool, std::string> Daemon::setup() {
                                log_, counters_, generation_);
     if (!pools) return config::unexpected(std::move(pools).error());
     pools_ = std::make_unique<Pools>(std::move(pools).value());
+    if (config_.passthrough_relay == config::PassthroughRelay::kSockmap && !classifier_.bpf)
+        return config::unexpected(
+            "passthrough_relay: sockmap needs the BPF classifier, which is not running (" +
+            classifier_.why + ")");
+    share_relay_maps(*pools_, config_.passthrough_relay);
     if (auto started = pools_->start_all(); !started) {
         pools_->stop();
         reap_children();
@@ -416,6 +421,13 @@ void Daemon::finish_shutdown() {
     control_.reset();  // removes the socket file
     http_.reset();
     log_counters("stopped");
+}
+
+void Daemon::share_relay_maps(Pools &pools, config::PassthroughRelay relay) const {
+    if (!classifier_.bpf || relay == config::PassthroughRelay::kSplice) return;
+    const KernelSteering::RelayMaps maps = classifier_.bpf->steering().relay_maps();
+    if (maps.socks < 0 || maps.peers < 0) return;
+    pools.set_inherited({maps.socks, maps.peers}, "SNI_RELAY_FDS=4,5");
 }
 
 }  // namespace sni::loader

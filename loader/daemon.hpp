@@ -135,6 +135,9 @@ class Daemon {
     void on_connection_event(std::uint64_t id, std::uint32_t events);
     void on_listener_timer(std::uint32_t listener_id);
     void on_steering_ready();
+    // Workers of `pools` inherit the kernel relay's maps (SNI_RELAY_FDS) unless the relay is
+    // off (passthrough_relay: splice) or the BPF classifier does not run.
+    void share_relay_maps(Pools &pools, config::PassthroughRelay relay) const;
     void apply_kernel_decision(Connection &conn, const KernelDecision &d);
     void decide_and_act(Connection &conn, const ch_info &facts, std::optional<RouteId> matched);
     void continue_reading(Connection &conn);

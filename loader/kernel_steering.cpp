@@ -105,6 +105,7 @@ struct KernelSteering::Impl {
     std::string cgroup_path;
     uint32_t max_routes = 1;
     bool verdict_attached = false;
+    bool relay_attached = false;
     const std::function<void(const KernelDecision &)> *sink = nullptr;
 
     ~Impl() {
@@ -115,6 +116,9 @@ struct KernelSteering::Impl {
             if (verdict_attached)
                 bpf_prog_detach2(bpf_program__fd(skel->progs.steer_verdict), map,
                                  BPF_SK_SKB_VERDICT);
+            if (relay_attached)
+                bpf_prog_detach2(bpf_program__fd(skel->progs.relay_verdict),
+                                 bpf_map__fd(skel->maps.relay_socks), BPF_SK_SKB_VERDICT);
         }
     }
 
@@ -183,6 +187,10 @@ KernelSteering::Result<std::unique_ptr<KernelSteering>> KernelSteering::open(
         0)
         return unexpected(errno_text("attaching the skb verdict to the SOCKHASH", errno));
     impl->verdict_attached = true;
+    if (bpf_prog_attach(bpf_program__fd(skel->progs.relay_verdict),
+                        bpf_map__fd(skel->maps.relay_socks), BPF_SK_SKB_VERDICT, 0) != 0)
+        return unexpected(errno_text("attaching the relay verdict to its SOCKHASH", errno));
+    impl->relay_attached = true;
 
     impl->cgroup = OwnedFd(::open(cgroup_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (impl->cgroup.get() < 0)
@@ -199,6 +207,10 @@ KernelSteering::Result<std::unique_ptr<KernelSteering>> KernelSteering::open(
     std::unique_ptr<KernelSteering> ks(new KernelSteering(std::move(impl)));
     if (auto r = ks->set_routes({}); !r) return unexpected(r.error());
     return ks;
+}
+
+KernelSteering::RelayMaps KernelSteering::relay_maps() const {
+    return {bpf_map__fd(impl_->skel->maps.relay_socks), bpf_map__fd(impl_->skel->maps.relay_peers)};
 }
 
 namespace {

@@ -116,6 +116,14 @@ class KernelSteering {
 
     SteeringCounters counters() const;
 
+    // The passthrough relay's maps (bpf/steer.bpf.c relay_verdict), which workers inherit: the
+    // SOCKHASH of relayed sockets and the cookie -> peer table. Owned by this object.
+    struct RelayMaps {
+        int socks = -1;
+        int peers = -1;
+    };
+    RelayMaps relay_maps() const;
+
     // Proof that the BPF path is live: program ids and attach state, for status and tests.
     struct Attachment {
         uint32_t sockops_prog_id = 0, verdict_prog_id = 0;

@@ -47,6 +47,9 @@ bool KernelSteering::owns(uint64_t) const {
 KernelSteering::DrainResult KernelSteering::drain(int, uint64_t, std::vector<uint8_t> &) {
     return {Drain::kLost, kNotBuilt};
 }
+KernelSteering::RelayMaps KernelSteering::relay_maps() const {
+    return {};
+}
 SteeringCounters KernelSteering::counters() const {
     return {};
 }

@@ -92,12 +92,14 @@ config::Result<bool, std::string> Pools::start(std::uint32_t pool, std::uint32_t
     const int flags = ::fcntl(ours.get(), F_GETFL);
     ::fcntl(ours.get(), F_SETFL, flags | O_NONBLOCK);
 
-    SpawnSpec spec{worker_bin_, {"--pool", pools_[pool].name, "--config", config_path_}};
+    SpawnSpec spec{worker_bin_, {"--pool", pools_[pool].name, "--config", config_path_}, {}, {}};
     // Workers never keep root: they open their pool's keys, then become the pool's user.
     if (::geteuid() == 0 && !pools_[pool].user.empty()) {
         spec.args.push_back("--user");
         spec.args.push_back(pools_[pool].user);
     }
+    spec.inherit = inherit_fds_;
+    if (!inherit_env_.empty()) spec.env.push_back(inherit_env_);
     auto pid = spawn_worker(spec, theirs.get());
     if (!pid) {
         ++counters_->worker_spawn_errors;

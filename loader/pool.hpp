@@ -69,6 +69,12 @@ class Pools {
 
     // Before start_all: how often each pool's ticket key changes (tests make it short).
     void set_ticket_rotation(Clock::duration interval) { ticket_rotation_ = interval; }
+    // Before start_all: fds every worker inherits (as 4, 5...) with an environment line naming
+    // them, e.g. the kernel relay's maps and "SNI_RELAY_FDS=4,5".
+    void set_inherited(std::vector<int> fds, std::string env) {
+        inherit_fds_ = std::move(fds);
+        inherit_env_ = std::move(env);
+    }
 
     // Starts every worker; an error when one cannot be started at all (bad binary...).
     config::Result<bool, std::string> start_all();
@@ -183,6 +189,8 @@ class Pools {
     std::uint64_t generation_ = 1;
     bool stopping_ = false;
     Clock::duration ticket_rotation_ = tickets::KeyRing::kDefaultInterval;
+    std::vector<int> inherit_fds_;  // not owned
+    std::string inherit_env_;
     ReportTable reports_;
     std::vector<std::string> route_names_;
     std::vector<std::uint8_t> report_buf_;

@@ -71,6 +71,7 @@ config::Result<control::Json, std::string> Daemon::reload(std::string_view trigg
     if (!pools) return refuse(std::move(pools).error());
     auto fresh = std::make_unique<Pools>(std::move(pools).value());
     fresh->adopt_ticket_keys(*pools_);
+    share_relay_maps(*fresh, next.passthrough_relay);
     if (auto started = fresh->start_all(); !started) {
         fresh->stop();
         retire_pools(std::move(fresh), std::move(snapshot));  // reaped like any retired generation

@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -21,9 +23,18 @@ config::Result<pid_t, std::string> spawn_worker(const SpawnSpec &spec, int chann
     // calls.
     std::vector<std::string> env_storage;
     const std::string fd_var = "SNI_HANDOFF_FD=" + std::to_string(kHandoffFd);
+    auto overridden = [&](const char *e) {
+        if (std::strncmp(e, "SNI_HANDOFF_FD=", 15) == 0) return true;
+        for (const auto &mine : spec.env) {
+            const auto eq = mine.find('=');
+            if (std::strncmp(e, mine.c_str(), eq + 1) == 0) return true;
+        }
+        return false;
+    };
     for (char **e = environ; e != nullptr && *e != nullptr; ++e)
-        if (std::strncmp(*e, "SNI_HANDOFF_FD=", 15) != 0) env_storage.emplace_back(*e);
+        if (!overridden(*e)) env_storage.emplace_back(*e);
     env_storage.push_back(fd_var);
+    for (const auto &e : spec.env) env_storage.push_back(e);
     std::vector<char *> envp;
     for (auto &s : env_storage) envp.push_back(s.data());
     envp.push_back(nullptr);
@@ -55,6 +66,16 @@ config::Result<pid_t, std::string> spawn_worker(const SpawnSpec &spec, int chann
         } else if (::dup2(channel_fd, kHandoffFd) < 0) {
             err = errno;
         }
+        // Inherited fds: first moved out of the way (a source may sit on a target number), then
+        // placed; dup2 leaves the copies without FD_CLOEXEC.
+        std::array<int, 8> moved{};
+        const std::size_t n_inherit = std::min(spec.inherit.size(), moved.size());
+        for (std::size_t i = 0; err == 0 && i < n_inherit; ++i) {
+            moved[i] = ::fcntl(spec.inherit[i], F_DUPFD_CLOEXEC, 64);
+            if (moved[i] < 0) err = errno;
+        }
+        for (std::size_t i = 0; err == 0 && i < n_inherit; ++i)
+            if (::dup2(moved[i], kFirstInheritedFd + static_cast<int>(i)) < 0) err = errno;
         if (err == 0) {
             ::execve(argv[0], argv.data(), envp.data());
             err = errno;

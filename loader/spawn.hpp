@@ -15,10 +15,16 @@
 namespace sni::loader {
 
 inline constexpr int kHandoffFd = 3;
+// The first fd number of SpawnSpec::inherit in the child (then 5, 6...).
+inline constexpr int kFirstInheritedFd = 4;
 
 struct SpawnSpec {
     std::string binary;
     std::vector<std::string> args;  // without argv[0]
+    // fds the child gets as 4, 5, ... (in this order), e.g. the kernel relay's BPF maps;
+    // `env` is added to the child's environment (e.g. "SNI_RELAY_FDS=4,5").
+    std::vector<int> inherit;
+    std::vector<std::string> env;
 };
 
 // `channel_fd` becomes the child's fd 3. Returns the child's pid.

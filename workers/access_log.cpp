@@ -94,6 +94,7 @@ std::string access_json(const ConnStats &s, std::chrono::system_clock::time_poin
     o.boolean("ktls_backend_rx", s.backend.ktls.rx);
     o.boolean("splice_up", s.splice_up);
     o.boolean("splice_down", s.splice_down);
+    o.boolean("kernel_relay", s.kernel_relay);
     o.num("bytes_up", s.bytes_up);
     o.num("bytes_down", s.bytes_down);
     o.opt("client_end", s.client_end);

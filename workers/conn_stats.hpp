@@ -36,8 +36,9 @@ struct ConnStats {
     unsigned connect_attempts = 0;
     LegTls client;
     LegTls backend;
-    bool splice_up = false;    // client -> backend moved with splice()
-    bool splice_down = false;  // backend -> client
+    bool splice_up = false;     // client -> backend moved with splice()
+    bool splice_down = false;   // backend -> client
+    bool kernel_relay = false;  // both directions redirected in the kernel (sockmap)
     std::uint64_t bytes_up = 0;
     std::uint64_t bytes_down = 0;
     std::string client_end;   // how the client ended its direction: close_notify / fin / ""

@@ -78,6 +78,10 @@ void Connection::start(Clock::time_point now) {
 
 void Connection::on_event(LegId leg, std::uint32_t events, Clock::time_point now) {
     if (finished_) return;
+    if (kernel_) {
+        kernel_event(leg, events, now);
+        return;
+    }
     last_activity_ = now;
     if (leg == LegId::kBackend && backend_state_ == Backend::kConnecting) {
         int err = 0;
@@ -109,6 +113,8 @@ void Connection::on_timer(Clock::time_point now) {
         }
         return;
     }
+    if (kernel_) kernel_progress(now);
+    if (finished_) return;
     if (now >= last_activity_ + route_.route->idle_timeout)
         finish(conn_report::CloseReason::kIdleTimeout, "idle timeout", now);
 }
@@ -128,6 +134,7 @@ void Connection::abort(const std::string &reason, Clock::time_point now) {
 Clock::time_point Connection::deadline() const {
     const Clock::time_point idle = last_activity_ + route_.route->idle_timeout;
     if (establishing() && connect_deadline_ < idle) return connect_deadline_;
+    if (kernel_ && k_flush_at_ && *k_flush_at_ < idle) return *k_flush_at_;
     return idle;
 }
 
@@ -142,12 +149,21 @@ void Connection::advance(Clock::time_point now) {
     if (backend_state_ == Backend::kHandshake) drive_backend_handshake(now);
     if (finished_) return;
     if (!relaying_ && client_ready_ && backend_state_ == Backend::kReady) start_relay();
+    if (finished_) return;
+    if (kernel_) {
+        update_interest();
+        return;
+    }
     if (relaying_) pump(now);
     if (!finished_) update_interest();
 }
 
 void Connection::start_relay() {
     relaying_ = true;
+    if (route_.route->mode == config::RouteMode::kPassthrough && env_.relay != nullptr &&
+        !env_.relay->disabled() && start_kernel_relay(Clock::now()))
+        return;
+    if (finished_) return;
     up_ = std::make_unique<Direction>(client_, backend_);
     down_ = std::make_unique<Direction>(backend_, client_);
     // splice() needs plaintext at the socket on both ends of a direction: no TLS, or kTLS in
@@ -188,6 +204,8 @@ void Connection::pump(Clock::time_point now) {
 
 std::uint32_t Connection::client_events() const {
     if (!client_.open()) return 0;
+    // Kernel relay: only the end matters; after it, stay registered for errors (edge).
+    if (kernel_) return k_up_eof_ ? EPOLLET : EPOLLRDHUP;
     if (relaying_) return up_->events_for(client_) | down_->events_for(client_);
     if (client_tls_ && !client_ready_) return client_.hello_callback_pending() ? 0 : client_want_;
     return 0;
@@ -195,6 +213,7 @@ std::uint32_t Connection::client_events() const {
 
 std::uint32_t Connection::backend_events() const {
     if (!backend_.open()) return 0;
+    if (kernel_) return k_down_eof_ ? EPOLLET : EPOLLRDHUP;
     if (relaying_) return up_->events_for(backend_) | down_->events_for(backend_);
     switch (backend_state_) {
         case Backend::kConnecting:
@@ -259,6 +278,7 @@ void Connection::finish(conn_report::CloseReason why, const std::string &detail,
         stats_.bytes_down += down_->bytes();
         stats_.backend_end = down_->source_end();
     }
+    if (kernel_) kernel_leave();  // before the fds close
     for (Leg *leg : {&client_, &backend_}) {
         if (leg->in_epoll) env_.epoll.remove(leg->fd());
         leg->in_epoll = false;

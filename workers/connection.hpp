@@ -29,6 +29,7 @@
 #include "workers/direction.hpp"
 #include "workers/event_loop.hpp"
 #include "workers/handshake_gate.hpp"
+#include "workers/kernel_relay.hpp"
 #include "workers/leg.hpp"
 #include "workers/report_channel.hpp"
 #include "workers/route_runtime.hpp"
@@ -44,6 +45,7 @@ struct ConnEnv {
     const AccessLogSink *access = nullptr;                // nullptr: access log off
     ReportChannel *reports = nullptr;                     // nullptr: no reports (tests)
     const std::vector<std::string> *listeners = nullptr;  // listener names by id
+    KernelRelay *relay = nullptr;  // nullptr: passthrough is spliced (workers/kernel_relay.hpp)
 };
 
 enum class LegId : std::uint8_t { kClient = 0, kBackend = 1 };
@@ -102,6 +104,13 @@ class Connection {
     void drive_client_handshake(Clock::time_point now);
     static LegTls leg_tls(SSL *ssl);
 
+    // connection_kernel.cpp: the passthrough relay in the kernel
+    bool start_kernel_relay(Clock::time_point now);
+    void kernel_event(LegId leg, std::uint32_t events, Clock::time_point now);
+    void kernel_progress(Clock::time_point now);
+    bool kernel_flush(int to_fd, std::uint64_t expected, bool &done);
+    void kernel_leave();
+
     // connection.cpp
     void advance(Clock::time_point now);
     void start_relay();
@@ -141,6 +150,12 @@ class Connection {
     bool preamble_built_ = false;
     std::string pending_failure_;  // backend unreachable, reported once the alert is out
     bool relaying_ = false;
+    std::optional<KernelRelay::Pair> kernel_;    // set while the kernel relays this pair
+    bool k_up_eof_ = false, k_up_done_ = false;  // client FIN seen / carried to the backend
+    bool k_down_eof_ = false, k_down_done_ = false;
+    std::uint64_t k_seen_bytes_ = 0;                        // for the idle timeout
+    std::uint64_t k_base_backend_ = 0, k_base_client_ = 0;  // tcp_bytes_queued before pairing
+    std::optional<Clock::time_point> k_flush_at_;           // re-check a FIN waiting for its bytes
     bool wants_resume_ = false;
     bool finished_ = false;
     ConnStats stats_;

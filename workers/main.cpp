@@ -16,6 +16,7 @@
 #include "common/config_query.hpp"
 #include "common/fd.hpp"
 #include "common/log.hpp"
+#include "workers/kernel_relay.hpp"
 #include "workers/access_log.hpp"
 #include "workers/allocator.hpp"
 #include "workers/event_loop.hpp"
@@ -147,6 +148,16 @@ int run(int argc, char **argv) {
     for (const auto &l : cfg.listeners) listeners.push_back(l.name);
     worker::Worker w(log, access->sink.get(), std::move(routes).value(), std::move(epoll).value(),
                      channel, std::move(signals), std::move(listeners));
+    if (const char *fds = std::getenv("SNI_RELAY_FDS")) {
+        auto relay = worker::KernelRelay::from_env(fds);
+        if (relay) {
+            log.info("kernel relay offered for passthrough", {log::kv("fds", fds)});
+            w.set_kernel_relay(std::move(relay).value());
+        } else {
+            log.warn("kernel relay not usable, passthrough is spliced",
+                     {log::kv("error", relay.error())});
+        }
+    }
     return w.run();
 }
 

@@ -33,6 +33,12 @@ class Worker {
            std::vector<std::unique_ptr<RouteRuntime>> routes, Epoll epoll, int channel,
            UniqueFd signal_fd, std::vector<std::string> listeners);
 
+    // Passthrough connections are relayed in the kernel (see workers/kernel_relay.hpp).
+    void set_kernel_relay(std::unique_ptr<KernelRelay> relay) {
+        relay_ = std::move(relay);
+        env_.relay = relay_.get();
+    }
+
     // Returns the process exit code.
     int run();
 
@@ -56,6 +62,7 @@ class Worker {
     PrefixBioMethod prefix_;
     ReportChannel reports_;
     std::vector<std::string> listeners_;
+    std::unique_ptr<KernelRelay> relay_;  // before conns_: connections unpair on destruction
     ConnEnv env_;
     std::vector<std::uint8_t> scratch_;
     std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> conns_;

@@ -18,81 +18,10 @@
 #include "hello_builder.hpp"
 #include "metrics_scrape.hpp"
 #include "net_client.hpp"
+#include "real_worker.hpp"
 
 namespace sni::itest {
 namespace {
-
-// Accepts connections and echoes each until the client's EOF, then closes it.
-class EchoBackend {
-  public:
-    EchoBackend() {
-        listen_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-        sockaddr_in sin{};
-        sin.sin_family = AF_INET;
-        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(listen_.get(), reinterpret_cast<sockaddr *>(&sin), sizeof sin);
-        ::listen(listen_.get(), 16);
-        socklen_t len = sizeof sin;
-        ::getsockname(listen_.get(), reinterpret_cast<sockaddr *>(&sin), &len);
-        port_ = ntohs(sin.sin_port);
-        thread_ = std::thread([this] { run(); });
-    }
-    ~EchoBackend() {
-        stop_ = true;
-        thread_.join();
-    }
-    std::uint16_t port() const { return port_; }
-
-  private:
-    void run() {
-        while (!stop_) {
-            pollfd p{listen_.get(), POLLIN, 0};
-            if (::poll(&p, 1, 50) <= 0) continue;
-            UniqueFd c(::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-            if (!c) continue;
-            char buf[4096];
-            for (;;) {
-                const ssize_t n = ::recv(c.get(), buf, sizeof buf, 0);
-                if (n <= 0) break;
-                if (::send(c.get(), buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n) break;
-            }
-        }
-    }
-    UniqueFd listen_;
-    std::uint16_t port_ = 0;
-    std::atomic<bool> stop_{false};
-    std::thread thread_;
-};
-
-// sni-splitterd with the real sni-worker, a control socket and the metrics endpoint; `routes`
-// is the YAML of the routes (with a pool "default" of one worker); the access log goes to
-// access.log in the test's directory.
-struct RealWorkerDaemon {
-    explicit RealWorkerDaemon(const std::string &routes) {
-        const auto ports = free_ports(2);
-        main_port = ports[0];
-        metrics_port = ports[1];
-        socket = (dir.path() / "ctl.sock").string();
-        std::ostringstream y;
-        y << "control: {socket: \"" << socket << "\"}\n"
-          << "listeners:\n  - name: main\n    bind: [\"127.0.0.1:" << main_port << "\"]\n"
-          << "routes:\n"
-          << routes << "pools:\n  - {name: default, workers: 1, user: nobody}\n"
-          << "metrics: {listen: \"127.0.0.1:" << metrics_port << "\"}\n"
-          << "access_log: {path: \"" << (dir.path() / "access.log").string() << "\"}\n";
-        write_file(dir.path() / "c.yaml", y.str());
-        DaemonProcess::Options o;
-        o.config_path = (dir.path() / "c.yaml").string();
-        o.classifier = "userspace";
-        o.log_path = dir.path() / "daemon.log";
-        o.extra_args = {"--worker-bin", SNI_WORKER_BIN};
-        daemon = std::make_unique<DaemonProcess>(o);
-    }
-    TempDir dir;
-    std::uint16_t main_port = 0, metrics_port = 0;
-    std::string socket;
-    std::unique_ptr<DaemonProcess> daemon;
-};
 
 TEST(WorkerMetrics, ReportsOfARealWorkerReachTheMetrics) {
     EchoBackend backend;

@@ -100,6 +100,7 @@ TEST(AccessLog, OneLineOfJsonWithEveryField) {
     EXPECT_EQ(j["client_cipher"], "TLS_AES_128_GCM_SHA256");
     EXPECT_TRUE(j["backend_version"].is_null());
     EXPECT_EQ(j["ktls_client_tx"], false);
+    EXPECT_EQ(j["kernel_relay"], false);
     EXPECT_EQ(j["bytes_up"], 100);
     EXPECT_EQ(j["bytes_down"], 2000);
     EXPECT_EQ(j["duration_ms"], 12);
@@ -108,7 +109,7 @@ TEST(AccessLog, OneLineOfJsonWithEveryField) {
     EXPECT_EQ(j["outcome"], "ok");
     EXPECT_EQ(j["close_reason"], "closed");
     EXPECT_EQ(j["reason"], "closed");
-    EXPECT_EQ(j.size(), 33u);
+    EXPECT_EQ(j.size(), 34u);
 }
 
 TEST(AccessLog, HostileSniAndAlpnCannotBreakTheLineOrForgeAField) {
@@ -121,7 +122,7 @@ TEST(AccessLog, HostileSniAndAlpnCannotBreakTheLineOrForgeAField) {
         ASSERT_EQ(line.find('\n'), line.size() - 1);
         ASSERT_EQ(line.find('\r'), std::string::npos);
         const auto j = nlohmann::json::parse(line);
-        EXPECT_EQ(j.size(), 33u);
+        EXPECT_EQ(j.size(), 34u);
         EXPECT_EQ(j["route"], "web");
         EXPECT_FALSE(j.contains("forged"));
         if (!v.empty()) {

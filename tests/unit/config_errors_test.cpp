@@ -1600,5 +1600,42 @@ routes:
               "\"roundrobin\" or \"leastconn\"\n");
 }
 
+// ---- passthrough_relay -----------------------------------------------------------------------
+
+TEST(ConfigErrors, PassthroughRelaySockmapNeedsTheBpfClassifier) {
+    auto r = load(R"(
+listeners:
+  - name: public
+    bind: ["0.0.0.0:443"]
+routes:
+  - name: one
+    listener: public
+    server_names: ["a.test"]
+    mode: passthrough
+    backend: {servers: ["10.0.0.1:443"]}
+classifier: userspace
+passthrough_relay: sockmap
+)");
+    ASSERT_TRUE(error_count(r, 1)) << r.text;
+    EXPECT_TRUE(has_error(r, 11, "passthrough_relay", "needs the BPF classifier"));
+}
+
+TEST(ConfigErrors, PassthroughRelayUnknownValue) {
+    auto r = load(R"(
+listeners:
+  - name: public
+    bind: ["0.0.0.0:443"]
+routes:
+  - name: one
+    listener: public
+    server_names: ["a.test"]
+    mode: passthrough
+    backend: {servers: ["10.0.0.1:443"]}
+passthrough_relay: kernel
+)");
+    ASSERT_TRUE(error_count(r, 1)) << r.text;
+    EXPECT_TRUE(has_error(r, 10, "passthrough_relay", "\"kernel\" is not one of"));
+}
+
 }  // namespace
 }  // namespace sni::config

@@ -1,0 +1,206 @@
+// The passthrough relay in the kernel (workers/kernel_relay.hpp, bpf/steer.bpf.c relay_verdict):
+// sni-splitterd with the BPF classifier (needs root and BPF) and the real sni-worker, one
+// passthrough route to a loopback backend. Every byte arrives, in order, both ways; each side's
+// FIN is carried over after its bytes (half-close in both orders); a reset closes the pair;
+// the access log says which relay moved the bytes; `passthrough_relay: splice` turns it off.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <thread>
+
+#include "hello_builder.hpp"
+#include "metrics_scrape.hpp"
+#include "net_client.hpp"
+#include "real_worker.hpp"
+
+namespace sni::itest {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string route_to(std::uint16_t port) {
+    return "  - name: pt\n    listener: main\n    server_names: [pt.test]\n"
+           "    mode: passthrough\n    backend: {servers: [\"127.0.0.1:" +
+           std::to_string(port) + "\"]}\n";
+}
+
+// Sends the hello and waits for its echo (as a TLS client waits for the ServerHello), then
+// sends the payload from a thread while this one reads the echo; then half-closes and expects
+// the backend's FIN after the last byte.
+void echo_round_trip(std::uint16_t port, std::size_t size, std::uint32_t seed) {
+    const Bytes hello = build_client_hello({.sni = "pt.test"});
+    const Bytes payload = random_payload(size, seed);
+    UniqueFd fd = connect_tcp("127.0.0.1", port);
+    ASSERT_TRUE(fd.valid());
+    ASSERT_TRUE(send_all(fd.get(), hello));
+    ASSERT_TRUE(read_exactly(fd.get(), hello.size(), 10s).data == hello);
+    std::atomic<bool> sent_ok{false};
+    std::thread sender([&] {
+        sent_ok = send_all(fd.get(), payload);
+        ::shutdown(fd.get(), SHUT_WR);
+    });
+    const ReadResult r = read_until_close(fd.get(), 30s);
+    sender.join();
+    ASSERT_TRUE(sent_ok);
+    ASSERT_TRUE(r.closed) << "no FIN after " << r.data.size() << " bytes";
+    EXPECT_FALSE(r.reset);
+    ASSERT_EQ(r.data.size(), payload.size());
+    EXPECT_TRUE(r.data == payload);
+}
+
+// A listening TCP socket on 127.0.0.1 and an ephemeral port (invalid fd on failure).
+UniqueFd listen_loopback(std::uint16_t &port) {
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sin;
+    if (::bind(fd.get(), reinterpret_cast<sockaddr *>(&sin), sizeof sin) != 0 ||
+        ::listen(fd.get(), 4) != 0 ||
+        ::getsockname(fd.get(), reinterpret_cast<sockaddr *>(&sin), &len) != 0)
+        return UniqueFd();
+    port = ntohs(sin.sin_port);
+    return fd;
+}
+
+// Waits until the access log has `lines` lines; returns the text.
+std::string wait_access_lines(const RealWorkerDaemon &d, std::size_t lines) {
+    std::string text;
+    for (int i = 0; i < 100; ++i) {
+        text = d.access_log();
+        if (static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) >= lines) break;
+        std::this_thread::sleep_for(50ms);
+    }
+    return text;
+}
+
+std::size_t count_of(const std::string &text, const std::string &needle) {
+    std::size_t n = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+    return n;
+}
+
+TEST(KernelRelay, EveryByteInOrderBothWaysAndTheLogSaysKernel) {
+    EchoBackend backend;
+    RealWorkerDaemon d(route_to(backend.port()), "bpf");
+    ASSERT_TRUE(d.daemon->wait_ready()) << d.daemon->log();
+    echo_round_trip(d.main_port, 32u << 20, 7);  // 32 MiB each way
+    echo_round_trip(d.main_port, 1, 8);
+    echo_round_trip(d.main_port, 0, 9);
+    const std::string log = wait_access_lines(d, 3);
+    EXPECT_EQ(count_of(log, "\"kernel_relay\":true"), 3u) << log;
+    EXPECT_EQ(count_of(log, "\"close_reason\":\"closed\""), 3u) << log;
+    const std::size_t hello = build_client_hello({.sni = "pt.test"}).size();
+    EXPECT_NE(log.find("\"bytes_up\":" + std::to_string(hello + (32u << 20))), std::string::npos)
+        << log;
+    if (HasFailure())
+        ADD_FAILURE() << "daemon log:\n"
+                      << d.daemon->log() << "\nmetrics:\n"
+                      << http_get(d.metrics_port, "/metrics").body;
+    EXPECT_EQ(d.daemon->stop(), 0);
+}
+
+// The backend speaks and closes first: the client gets every byte, then the FIN; the client's
+// later bytes and FIN still reach the backend (half-close the other way round).
+TEST(KernelRelay, BackendFinFirstThenClientBytesStillArrive) {
+    const Bytes blob = random_payload(4u << 20, 11);
+    const Bytes tail = random_payload(1000, 12);
+    const Bytes hello = build_client_hello({.sni = "pt.test"});
+    std::uint16_t backend_port = 0;
+    UniqueFd listener = listen_loopback(backend_port);
+    ASSERT_TRUE(listener.valid());
+    std::atomic<bool> backend_ok{false};
+    std::string backend_why;
+    std::thread server([&] {
+        pollfd p{listener.get(), POLLIN, 0};
+        if (::poll(&p, 1, 10000) != 1) return;
+        UniqueFd c(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        const ReadResult h = read_exactly(c.get(), hello.size(), 10s);
+        if (h.data != hello) {
+            backend_why = "hello not received";
+            return;
+        }
+        if (!send_all(c.get(), blob)) return;
+        ::shutdown(c.get(), SHUT_WR);
+        const ReadResult rest = read_until_close(c.get(), 20s);
+        backend_why = "got " + std::to_string(rest.data.size()) + " bytes after the hello";
+        backend_ok = rest.closed && !rest.reset && rest.data == tail;
+    });
+    RealWorkerDaemon d(route_to(backend_port), "bpf");
+    ASSERT_TRUE(d.daemon->wait_ready()) << d.daemon->log();
+    UniqueFd fd = connect_tcp("127.0.0.1", d.main_port);
+    ASSERT_TRUE(send_all(fd.get(), hello));
+    const ReadResult r = read_until_close(fd.get(), 20s);
+    EXPECT_TRUE(r.closed && !r.reset);
+    EXPECT_EQ(r.data.size(), blob.size());
+    EXPECT_TRUE(r.data == blob);
+    ASSERT_TRUE(send_all(fd.get(), tail));  // our direction is still open
+    ::shutdown(fd.get(), SHUT_WR);
+    server.join();
+    EXPECT_TRUE(backend_ok) << backend_why;
+    const std::string log = wait_access_lines(d, 1);
+    EXPECT_EQ(count_of(log, "\"kernel_relay\":true"), 1u) << log;
+    EXPECT_EQ(count_of(log, "\"close_reason\":\"closed\""), 1u) << log;
+    if (HasFailure())
+        ADD_FAILURE() << "daemon log:\n"
+                      << d.daemon->log() << "\nmetrics:\n"
+                      << http_get(d.metrics_port, "/metrics").body;
+    EXPECT_EQ(d.daemon->stop(), 0);
+}
+
+// A client that resets mid-way: the worker closes the backend side too and logs an error.
+TEST(KernelRelay, ClientResetClosesTheBackendSide) {
+    const Bytes hello = build_client_hello({.sni = "pt.test"});
+    std::uint16_t backend_port = 0;
+    UniqueFd listener = listen_loopback(backend_port);
+    ASSERT_TRUE(listener.valid());
+    std::atomic<bool> backend_closed{false};
+    std::thread server([&] {
+        pollfd p{listener.get(), POLLIN, 0};
+        if (::poll(&p, 1, 10000) != 1) return;
+        UniqueFd c(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        read_exactly(c.get(), hello.size(), 10s);
+        send_all(c.get(), Bytes(100, 0x42));
+        backend_closed = read_until_close(c.get(), 10s).closed;
+    });
+    RealWorkerDaemon d(route_to(backend_port), "bpf");
+    ASSERT_TRUE(d.daemon->wait_ready()) << d.daemon->log();
+    {
+        UniqueFd fd = connect_tcp("127.0.0.1", d.main_port);
+        ASSERT_TRUE(send_all(fd.get(), hello));
+        EXPECT_EQ(read_exactly(fd.get(), 100, 10s).data.size(), 100u);
+        const linger hard{1, 0};
+        ::setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+    }  // RST
+    server.join();
+    EXPECT_TRUE(backend_closed);
+    const std::string log = wait_access_lines(d, 1);
+    EXPECT_EQ(count_of(log, "\"kernel_relay\":true"), 1u) << log;
+    EXPECT_EQ(count_of(log, "\"close_reason\":\"closed\""), 0u) << log;
+    if (HasFailure())
+        ADD_FAILURE() << "daemon log:\n"
+                      << d.daemon->log() << "\nmetrics:\n"
+                      << http_get(d.metrics_port, "/metrics").body;
+    EXPECT_EQ(d.daemon->stop(), 0);
+}
+
+TEST(KernelRelay, SpliceWhenTurnedOff) {
+    EchoBackend backend;
+    RealWorkerDaemon d(route_to(backend.port()), "bpf", "passthrough_relay: splice\n");
+    ASSERT_TRUE(d.daemon->wait_ready()) << d.daemon->log();
+    echo_round_trip(d.main_port, 1u << 20, 21);
+    const std::string log = wait_access_lines(d, 1);
+    EXPECT_EQ(count_of(log, "\"kernel_relay\":false"), 1u) << log;
+    EXPECT_EQ(count_of(log, "\"splice_up\":true"), 1u) << log;
+    if (HasFailure())
+        ADD_FAILURE() << "daemon log:\n"
+                      << d.daemon->log() << "\nmetrics:\n"
+                      << http_get(d.metrics_port, "/metrics").body;
+    EXPECT_EQ(d.daemon->stop(), 0);
+}
+
+}  // namespace
+}  // namespace sni::itest

@@ -1,0 +1,49 @@
+// What the tests with the real sni-worker share: a loopback echo backend and sni-splitterd
+// started with sni-worker behind it (a control socket, the metrics endpoint, the access log in
+// the test's directory).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "common/fd.hpp"
+#include "harness.hpp"
+
+namespace sni::itest {
+
+// Accepts connections and echoes each until the client's EOF, then closes it.
+class EchoBackend {
+  public:
+    EchoBackend();
+    ~EchoBackend();
+    EchoBackend(const EchoBackend &) = delete;
+    EchoBackend &operator=(const EchoBackend &) = delete;
+    std::uint16_t port() const { return port_; }
+
+  private:
+    void run();
+    UniqueFd listen_;
+    std::uint16_t port_ = 0;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
+// sni-splitterd with the real sni-worker; `routes` is the YAML of the routes (with a pool
+// "default" of one worker, user nobody); `top_level` more top-level YAML (e.g.
+// "passthrough_relay: splice\n"); the access log goes to access.log in `dir`.
+struct RealWorkerDaemon {
+    explicit RealWorkerDaemon(const std::string &routes,
+                              const std::string &classifier = "userspace",
+                              const std::string &top_level = "");
+    std::string access_log() const;  // the file's text
+
+    TempDir dir;
+    std::uint16_t main_port = 0, metrics_port = 0;
+    std::string socket;
+    std::unique_ptr<DaemonProcess> daemon;
+};
+
+}  // namespace sni::itest

@@ -1,0 +1,127 @@
+// The passthrough relay in the kernel (workers/kernel_relay.hpp), as one Connection state: both
+// sockets are paired in the BPF maps once the ClientHello is on its way to the backend; the
+// worker then watches only for each side's end (EPOLLRDHUP) and errors, carries each FIN over
+// once every byte redirected before it has been taken for sending, and unpairs both sockets
+// before closing them.
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "workers/connection.hpp"
+
+namespace sni::worker {
+
+namespace {
+
+// How often a FIN waiting for its bytes (still in the kernel's redirect queue) is re-checked.
+constexpr auto kFlushPoll = std::chrono::milliseconds(1);
+
+int socket_error(int fd) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+    return err;
+}
+
+}  // namespace
+
+bool Connection::start_kernel_relay(Clock::time_point now) {
+    // What each socket had taken for sending before the pair (the ClientHello, on the backend):
+    // a FIN goes out once the socket has taken this plus what was redirected to it.
+    const auto base_backend = tcp_bytes_queued(backend_.fd());
+    const auto base_client = tcp_bytes_queued(client_.fd());
+    if (!base_backend || !base_client) return false;
+    k_base_backend_ = *base_backend;
+    k_base_client_ = *base_client;
+    auto joined = env_.relay->join(client_.fd(), backend_.fd());
+    if (!joined) {
+        const KernelRelay::JoinError &e = joined.error();
+        if (e.err == EPERM || e.err == EACCES) {
+            env_.relay->disable();
+            env_.log.warn("kernel relay not permitted here, passthrough is spliced",
+                          {log::kv("error", e.what + ": " + std::strerror(e.err))});
+        } else {
+            env_.log.debug("kernel relay unavailable for this connection, splicing",
+                           {log::kv("error", e.what + ": " + std::strerror(e.err))});
+        }
+        return false;
+    }
+    kernel_ = joined.value();
+    stats_.kernel_relay = true;
+    // A byte held on one socket arrived while its peer was not paired yet: the bytes after it
+    // were redirected, so it cannot be put back in order. A TLS client sends nothing in that
+    // window (it waits for the backend's answer); close rather than reorder.
+    const std::uint64_t held =
+        env_.relay->counts(kernel_->client).held + env_.relay->counts(kernel_->backend).held;
+    if (held > 0) {
+        finish(conn_report::CloseReason::kRelayError,
+               "kernel relay: " + std::to_string(held) +
+                   " bytes arrived before both sockets were paired",
+               now);
+        return false;
+    }
+    if (env_.reports != nullptr)
+        env_.reports->send(make_report(stats_, conn_report::Event::kOpened));
+    return true;
+}
+
+void Connection::kernel_event(LegId leg, std::uint32_t events, Clock::time_point now) {
+    const Leg &l = leg == LegId::kClient ? client_ : backend_;
+    if (events & (EPOLLERR | EPOLLHUP)) {
+        if (const int err = socket_error(l.fd()); err != 0) {
+            finish(conn_report::CloseReason::kRelayError, l.name() + ": " + std::strerror(err),
+                   now);
+            return;
+        }
+    }
+    if (events & (EPOLLRDHUP | EPOLLHUP)) (leg == LegId::kClient ? k_up_eof_ : k_down_eof_) = true;
+    kernel_progress(now);
+    if (!finished_) update_interest();
+}
+
+// True when `to_fd` has taken `expected` bytes for sending: then its FIN goes after them.
+bool Connection::kernel_flush(int to_fd, std::uint64_t expected, bool &done) {
+    const auto queued = tcp_bytes_queued(to_fd);
+    if (!queued || *queued < expected) return false;
+    ::shutdown(to_fd, SHUT_WR);
+    done = true;
+    return true;
+}
+
+void Connection::kernel_progress(Clock::time_point now) {
+    const KernelRelay::Counts up = env_.relay->counts(kernel_->client);
+    const KernelRelay::Counts down = env_.relay->counts(kernel_->backend);
+    if (up.bytes + down.bytes != k_seen_bytes_) {
+        k_seen_bytes_ = up.bytes + down.bytes;
+        last_activity_ = now;
+    }
+    bool waiting = false;
+    if (k_up_eof_ && !k_up_done_)
+        waiting |= !kernel_flush(backend_.fd(), k_base_backend_ + up.bytes, k_up_done_);
+    if (k_down_eof_ && !k_down_done_)
+        waiting |= !kernel_flush(client_.fd(), k_base_client_ + down.bytes, k_down_done_);
+    if (k_up_done_ && k_down_done_) {
+        finish(conn_report::CloseReason::kClosed, "closed", now);
+        return;
+    }
+    if (waiting)
+        k_flush_at_ = now + kFlushPoll;
+    else
+        k_flush_at_.reset();
+}
+
+void Connection::kernel_leave() {
+    const KernelRelay::Counts up = env_.relay->counts(kernel_->client);
+    const KernelRelay::Counts down = env_.relay->counts(kernel_->backend);
+    stats_.bytes_up += up.bytes;
+    stats_.bytes_down += down.bytes;
+    stats_.client_end = k_up_eof_ ? "fin" : "";
+    stats_.backend_end = k_down_eof_ ? "fin" : "";
+    env_.relay->leave(*kernel_);
+    kernel_.reset();
+}
+
+}  // namespace sni::worker

@@ -1,0 +1,66 @@
+// The passthrough relay in the kernel: a worker pairs a client socket with its backend socket in
+// the daemon's BPF maps (bpf/steer.bpf.c: relay_socks, relay_peers), and from then on every
+// buffer one socket receives is redirected by the sk_skb verdict to the other socket's egress.
+// No wake-up, no syscall and no copy in userspace per message; the worker only watches both
+// sockets for their end (FIN, RST) and carries a FIN over once the bytes before it went out.
+//
+// The maps come from sni-splitterd as inherited fds (SNI_RELAY_FDS="SOCKS,PEERS"); map access
+// by fd needs no privilege on kernels >= 6.5. Where the kernel refuses (EPERM: older kernels
+// with unprivileged BPF disabled), the worker turns the relay off and splices instead.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/config_result.hpp"
+#include "common/fd.hpp"
+
+namespace sni::worker {
+
+class KernelRelay {
+  public:
+    // From the value of SNI_RELAY_FDS ("4,5"); an error says why it cannot be used.
+    static config::Result<std::unique_ptr<KernelRelay>, std::string> from_env(const char *value);
+    KernelRelay(UniqueFd socks, UniqueFd peers)
+        : socks_(std::move(socks)), peers_(std::move(peers)) {}
+
+    struct Pair {
+        std::uint64_t client = 0;  // socket cookies
+        std::uint64_t backend = 0;
+    };
+    struct JoinError {
+        int err = 0;  // errno of the failing call
+        std::string what;
+    };
+    // Pairs two connected TCP sockets. The client socket goes in first: a TLS client sends
+    // nothing between its ClientHello and the backend's answer, so no byte can arrive on it
+    // while its peer is not in the map yet. Then both are kicked (SO_RCVLOWAT) so bytes queued
+    // before the insert are redirected too. On error nothing stays in the maps.
+    config::Result<Pair, JoinError> join(int client_fd, int backend_fd);
+
+    struct Counts {
+        std::uint64_t bytes = 0;  // redirected to the peer
+        std::uint64_t held = 0;   // kept on the socket because its peer was not in the map
+    };
+    Counts counts(std::uint64_t cookie) const;
+
+    // Takes both sockets out of the maps (before their fds are closed).
+    void leave(const Pair &pair);
+
+    // After an EPERM/EACCES from join: this process may not use the maps.
+    bool disabled() const { return disabled_; }
+    void disable() { disabled_ = true; }
+
+  private:
+    UniqueFd socks_;
+    UniqueFd peers_;
+    bool disabled_ = false;
+};
+
+// Bytes the kernel took for sending on a TCP socket so far (acknowledged + still queued), to
+// tell when everything redirected to it has gone out. nullopt when the socket cannot say.
+std::optional<std::uint64_t> tcp_bytes_queued(int fd);
+
+}  // namespace sni::worker
