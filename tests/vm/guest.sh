@@ -133,6 +133,12 @@ routes:
       max_version: "1.0"
       security_level: 0
       verify: none
+  - name: p12
+    listener: public
+    server_names: ["p12.test"]
+    mode: passthrough
+    backend:
+      servers: ["127.0.0.1:9312"]
 pools:
   - {name: default, workers: 1, user: sni-splitter}
 classifier: bpf
@@ -145,6 +151,8 @@ if [ "$SNI_VM_MODE" = full ]; then
     --bytes "$compare" --send-seed 12 --recv-seed 21 >/tmp/b12u.log 2>&1 &
   sni-vm-peer server --port 9212 --cert $cert --key $key --min 1.2 --max 1.2 \
     --bytes $small --send-seed 32 --recv-seed 23 >/tmp/b32.log 2>&1 &
+  sni-vm-peer server --port 9312 --cert $cert --key $key --min 1.2 --max 1.2 \
+    --bytes $small --send-seed 42 --recv-seed 24 >/tmp/bp12.log 2>&1 &
   sni-vm-peer server --port 9013 --cert $cert --key $key --min 1.3 --max 1.3 \
     --bytes $small --send-seed 13 --recv-seed 31 >/tmp/b13.log 2>&1 &
   sni-vm-peer server --port 9010 --cert $cert --key $key --min 1.0 --max 1.0 --seclevel 0 \
@@ -271,6 +279,20 @@ if [ "$SNI_VM_MODE" = full ]; then
   expect_delta r10 TlsRxSw "$rx" 1
   [ "$(jfield "$LINE" ktls_backend_tx)" = false ] &&
     echo "guest: r10 backend leg TLSv1: userspace crypto (kTLS has no TLS 1.0), client leg kTLS"
+
+  # Passthrough: the client's TLS goes to the backend untouched, moved by the kernel relay
+  # (sockmap redirect) when the unprivileged worker may use the maps, else spliced (a kernel
+  # that answers EPERM). Either way every byte arrives; the check says which one ran.
+  transfer p12 p12.test $small 24 42 1.2 1.2 /tmp/bp12.log
+  relay=$(jfield "$LINE" kernel_relay)
+  if [ "$relay" = true ]; then
+    ok p12-relay "kernel_relay=true: redirected by the sk_skb verdict on $(uname -r)"
+  elif [ "$relay" = false ] && [ "$(jfield "$LINE" splice_up)" = true ] &&
+    [ "$(jfield "$LINE" splice_down)" = true ]; then
+    ok p12-relay "kernel_relay=false, spliced: $(grep -o 'kernel relay not permitted[^"]*"[^"]*"' /tmp/daemon.log | head -n 1)"
+  else
+    bad p12-relay "neither the kernel relay nor splice: $LINE"
+  fi
 
   # The same TLS 1.2 transfer with the tls module gone: userspace crypto, no splice.
   echo /bin/false >/proc/sys/kernel/modprobe
