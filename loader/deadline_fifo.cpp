@@ -23,7 +23,7 @@ void DeadlineFifo::arm() {
     itimerspec spec{};
     if (!fifo_.empty()) {
         const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            fifo_.front().first.time_since_epoch())
+                            (fifo_.front().first + kSlack).time_since_epoch())
                             .count();
         spec.it_value.tv_sec = static_cast<time_t>(ns / 1000000000);
         spec.it_value.tv_nsec = static_cast<long>(ns % 1000000000);

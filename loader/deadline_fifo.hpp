@@ -1,6 +1,8 @@
 // client_hello_timeout for all connections of one listener: they all get the same timeout, so
 // deadlines are pushed in increasing order and a FIFO plus one timerfd (armed at the head)
 // is enough. Entries of connections that finished earlier are simply skipped when they expire.
+// The timer is armed kSlack after the head's deadline, so under load one wake-up expires every
+// deadline of that window instead of one per connection (a timeout fires up to kSlack late).
 #pragma once
 
 #include <chrono>
@@ -18,6 +20,7 @@ namespace sni::loader {
 class DeadlineFifo {
   public:
     using Clock = std::chrono::steady_clock;  // CLOCK_MONOTONIC, as the timerfd
+    static constexpr Clock::duration kSlack = std::chrono::milliseconds(50);
 
     static config::Result<DeadlineFifo, std::string> create(Clock::duration timeout);
 
