@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <openssl/x509v3.h>
 
+#include "workers/relay_tls.hpp"
 #include "workers/spki_pin.hpp"
 #include "workers/tls_params.hpp"
 
@@ -66,8 +67,7 @@ config::Result<std::unique_ptr<BackendTls>, std::string> BackendTls::create(
     }
     SSL_CTX_set_options(
         ctx, SSL_OP_ENABLE_KTLS | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                              SSL_MODE_RELEASE_BUFFERS);
+    set_relay_modes(ctx);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(ctx, &BackendTls::on_new_session);
     return self;
