@@ -123,11 +123,11 @@ BackendVerify parse_verify(Diagnostics &d, const Field &f, const fs::path &base_
         else if (text != "required")
             d.error(f.path, quote(text) +
                                 " is not \"none\", \"required\" or a mapping {ca, name, "
-                                "pin_sha256}" +
+                                "pin_sha256, cache}" +
                                 (text.empty() ? "" : did_you_mean(text, kChoices)));
         return verify;
     }
-    MapReader m(d, f, {"ca", "name", "pin_sha256"});
+    MapReader m(d, f, {"ca", "name", "pin_sha256", "cache"});
     if (!m.ok()) return verify;
     if (auto v = m.optional("ca")) read_path(d, *v, base_dir, verify.ca);
     if (auto v = m.optional("name"))
@@ -144,6 +144,7 @@ BackendVerify parse_verify(Diagnostics &d, const Field &f, const fs::path &base_
                 verify.pin_sha256.push_back(std::move(pin));
         }
     }
+    if (auto v = m.optional("cache")) read_bool(d, *v, verify.cache);
     return verify;
 }
 

@@ -69,6 +69,7 @@ struct BackendVerify {
     std::string ca;       // CA bundle; "" = the system trust store
     std::string name;     // name to check in the certificate; "" = the SNI sent, if any
     std::vector<std::string> pin_sha256;  // lowercase hex SHA-256 of the SubjectPublicKeyInfo
+    bool cache = true;                    // remember chains that verified (workers/verify_cache)
 
     bool operator==(const BackendVerify &) const = default;
 };

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <openssl/x509v3.h>
 
+#include "workers/relay_tls.hpp"
 #include "workers/spki_pin.hpp"
 #include "workers/tls_params.hpp"
 
@@ -19,7 +20,7 @@ bool is_ip_literal(const std::string &name) {
 }  // namespace
 
 config::Result<std::unique_ptr<BackendTls>, std::string> BackendTls::create(
-    const config::Route &route) {
+    const config::Route &route, VerifyCache::Clock clock) {
     auto fail = [&](const std::string &what) {
         return config::unexpected("route " + route.name + ": backend TLS: " + what);
     };
@@ -47,6 +48,14 @@ config::Result<std::unique_ptr<BackendTls>, std::string> BackendTls::create(
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
         for (const auto &pin : tls.verify.pin_sha256) self->pins_.push_back(normalize_pin(pin));
         SSL_CTX_set_cert_verify_callback(ctx, &BackendTls::on_verify, self.get());
+        // A verdict that depends on more than the bytes, the store, the name and the time
+        // window (revocation lists) must not be remembered.
+        constexpr unsigned long kStateful = X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
+        const unsigned long flags =
+            X509_VERIFY_PARAM_get_flags(SSL_CTX_get0_param(ctx)) |
+            X509_VERIFY_PARAM_get_flags(X509_STORE_get0_param(SSL_CTX_get_cert_store(ctx)));
+        if (tls.verify.cache && (flags & kStateful) == 0)
+            self->verify_cache_ = std::make_unique<VerifyCache>(std::move(clock));
     } else {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
     }
@@ -58,8 +67,7 @@ config::Result<std::unique_ptr<BackendTls>, std::string> BackendTls::create(
     }
     SSL_CTX_set_options(
         ctx, SSL_OP_ENABLE_KTLS | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                              SSL_MODE_RELEASE_BUFFERS);
+    set_relay_modes(ctx);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(ctx, &BackendTls::on_new_session);
     return self;
@@ -90,7 +98,7 @@ config::Result<SslPtr, std::string> BackendTls::new_ssl(int fd, BackendSslState 
     if (!state.sni.empty() && SSL_set_tlsext_host_name(ssl.get(), state.sni.c_str()) != 1)
         return config::unexpected("SNI \"" + state.sni + "\": " + take_openssl_errors());
     if (tls_.verify.enabled) {
-        const std::string &name = tls_.verify.name.empty() ? state.sni : tls_.verify.name;
+        const std::string &name = verify_name(state);
         if (!name.empty()) {
             X509_VERIFY_PARAM *param = SSL_get0_param(ssl.get());
             const bool ok = is_ip_literal(name)
@@ -114,21 +122,34 @@ config::Result<SslPtr, std::string> BackendTls::new_ssl(int fd, BackendSslState 
     return ssl;
 }
 
-// The chain check as usual, then the SPKI pins (when configured) on the leaf.
+const std::string &BackendTls::verify_name(const BackendSslState &state) const {
+    return tls_.verify.name.empty() ? state.sni : tls_.verify.name;
+}
+
+// The chain check (once per chain, name and time window when the cache is on), then the SPKI
+// pins (when configured) on the leaf, every time.
 int BackendTls::on_verify(X509_STORE_CTX *store, void *arg) {
-    const auto *self = static_cast<const BackendTls *>(arg);
-    const int ok = X509_verify_cert(store);
-    if (ok <= 0 || self->pins_.empty()) return ok;
-    X509 *leaf = X509_STORE_CTX_get0_cert(store);
-    if (leaf != nullptr && pin_matches(leaf, self->pins_)) return 1;
-    X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+    return static_cast<BackendTls *>(arg)->verify_chain(store);
+}
+
+int BackendTls::verify_chain(X509_STORE_CTX *store) {
     auto *ssl =
         static_cast<SSL *>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
-    if (ssl != nullptr) {
-        if (auto *state = static_cast<BackendSslState *>(SSL_get_app_data(ssl)))
-            state->verify_note =
-                "certificate key " + (leaf ? spki_sha256_hex(leaf) : "") + " matches no pin_sha256";
+    auto *state = ssl != nullptr ? static_cast<BackendSslState *>(SSL_get_app_data(ssl)) : nullptr;
+    std::optional<VerifyCache::Key> key;
+    if (verify_cache_ && state != nullptr) key = VerifyCache::key_of(store, verify_name(*state));
+    if (!key || !verify_cache_->apply(*key, store)) {
+        const int ok = X509_verify_cert(store);
+        if (ok <= 0) return ok;
+        if (key) verify_cache_->insert(*key, store);
     }
+    if (pins_.empty()) return 1;
+    X509 *leaf = X509_STORE_CTX_get0_cert(store);
+    if (leaf != nullptr && pin_matches(leaf, pins_)) return 1;
+    X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+    if (state != nullptr)
+        state->verify_note =
+            "certificate key " + (leaf ? spki_sha256_hex(leaf) : "") + " matches no pin_sha256";
     return 0;
 }
 

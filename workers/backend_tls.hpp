@@ -1,7 +1,8 @@
 // The backend-facing TLS of one reencrypt route: one client SSL_CTX built once at start
 // (versions incl. TLS 1.0/1.1 at security level 0, ciphers, verification against the CA file,
 // optional SPKI SHA-256 pins checked in the verify callback, optional client certificate, kTLS
-// enabled), plus a per-server session cache so repeat connections resume.
+// enabled), plus a per-server session cache so repeat connections resume, and a cache of
+// backend chains that verified (full handshakes verify the same chain only once).
 #pragma once
 
 #include <cstdint>
@@ -15,13 +16,15 @@
 #include "common/config_types.hpp"
 #include "workers/ossl.hpp"
 #include "workers/session_cache.hpp"
+#include "workers/verify_cache.hpp"
 
 namespace sni::worker {
 
 class BackendTls {
   public:
+    // `clock` is the verify cache's clock (tests inject one; empty = time()).
     static config::Result<std::unique_ptr<BackendTls>, std::string> create(
-        const config::Route &route);
+        const config::Route &route, VerifyCache::Clock clock = {});
 
     BackendTls(const BackendTls &) = delete;
     BackendTls &operator=(const BackendTls &) = delete;
@@ -37,6 +40,8 @@ class BackendTls {
                                                 std::string_view client_alpn, bool resume = true);
 
     SessionCache &sessions() { return sessions_; }
+    // nullptr when the route verifies nothing or has `verify: {cache: false}`.
+    const VerifyCache *verify_cache() const { return verify_cache_.get(); }
 
   private:
     explicit BackendTls(const config::BackendTls &tls, std::size_t servers)
@@ -44,11 +49,15 @@ class BackendTls {
 
     static int on_verify(X509_STORE_CTX *store, void *arg);
     static int on_new_session(SSL *ssl, SSL_SESSION *session);
+    // The name the certificate must match for `state` ("" = none).
+    const std::string &verify_name(const BackendSslState &state) const;
+    int verify_chain(X509_STORE_CTX *store);
 
     config::BackendTls tls_;
     std::vector<std::string> pins_;  // normalized
     SslCtxPtr ctx_;
     SessionCache sessions_;
+    std::unique_ptr<VerifyCache> verify_cache_;
 };
 
 }  // namespace sni::worker

@@ -10,6 +10,7 @@
 
 #include "workers/connection.hpp"
 #include "workers/proxy_v2.hpp"
+#include "workers/relay_tls.hpp"
 
 namespace sni::worker {
 
@@ -208,6 +209,7 @@ void Connection::drive_backend_handshake(Clock::time_point now) {
             backend_state_ = Backend::kReady;
             backend_want_ = 0;
             stats_.backend = leg_tls(backend_.ssl());
+            read_ahead_unless_ktls_rx(backend_.ssl(), stats_.backend.ktls.rx);
             env_.log.debug("backend handshake done", {log::kv("conn", stats_.conn_id),
                                                       log::kv("version", stats_.backend.version),
                                                       log::kv("cipher", stats_.backend.cipher),

@@ -7,6 +7,7 @@
 
 #include "workers/connection.hpp"
 #include "workers/ktls.hpp"
+#include "workers/relay_tls.hpp"
 
 namespace sni::worker {
 
@@ -51,6 +52,7 @@ void Connection::drive_client_handshake(Clock::time_point now) {
             const int one = 1;
             ::setsockopt(client_.fd(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
             stats_.client = leg_tls(client_.ssl());
+            read_ahead_unless_ktls_rx(client_.ssl(), stats_.client.ktls.rx);
             stats_.client_handshake_us = since_start_us(now);
             env_.log.debug(
                 "client handshake done",

@@ -8,6 +8,7 @@
 #include <iterator>
 
 #include "workers/handshake_gate.hpp"
+#include "workers/relay_tls.hpp"
 #include "workers/tls_params.hpp"
 
 namespace sni::worker {
@@ -64,8 +65,7 @@ config::Result<std::unique_ptr<ServerTls>, std::string> ServerTls::create(
 
     SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS | SSL_OP_IGNORE_UNEXPECTED_EOF |
                                  SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                              SSL_MODE_RELEASE_BUFFERS);
+    set_relay_modes(ctx);
     const auto *sid = reinterpret_cast<const unsigned char *>(route.name.data());
     SSL_CTX_set_session_id_context(
         ctx, sid, static_cast<unsigned>(std::min<std::size_t>(route.name.size(), 32)));

@@ -613,6 +613,25 @@ routes:
     EXPECT_TRUE(has_error(r, 12, "routes[0].backend.verify.pin_sha256", "expected 64 hex digits"));
 }
 
+TEST(ConfigErrors, BadVerifyCache) {
+    auto r = load(R"(
+listeners:
+  - name: public
+    bind: ["0.0.0.0:443"]
+routes:
+  - name: r
+    listener: public
+    server_names: [a.example]
+    mode: reencrypt
+    tls: {certificates: [{cert: certs/shop-ecdsa.crt, key: certs/shop-ecdsa.key}]}
+    backend:
+      servers: ["10.0.0.1:443"]
+      verify: {cache: maybe}
+)");
+    ASSERT_TRUE(error_count(r, 1));
+    EXPECT_TRUE(has_error(r, 12, "routes[0].backend.verify.cache", "true or false"));
+}
+
 TEST(ConfigErrors, BadVerifyValue) {
     auto r = load(R"(
 listeners:

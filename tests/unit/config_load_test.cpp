@@ -97,6 +97,7 @@ TEST(ConfigLoad, FullExampleReencryptRoute) {
     EXPECT_TRUE(b.tls->verify.enabled);
     EXPECT_EQ(b.tls->verify.ca, cert("ca.pem"));
     EXPECT_EQ(b.tls->verify.name, "shop.internal");
+    EXPECT_TRUE(b.tls->verify.cache);  // the default
     ASSERT_TRUE(b.tls->client_certificate);
     EXPECT_EQ(b.tls->client_certificate->cert, cert("client.crt"));
     EXPECT_EQ(b.tls->alpn_mode, BackendAlpn::kForward);

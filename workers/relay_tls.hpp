@@ -1,0 +1,22 @@
+// OpenSSL settings for relaying bulk data, shared by the client-facing and backend-facing
+// contexts: the SSL modes (partial writes, moving write buffers, buffers released when idle)
+// and read-ahead once a leg is established without kTLS RX, so one recv() brings several
+// records instead of a 5-byte header read plus a body read per record.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <cstddef>
+
+namespace sni::worker {
+
+// The record read buffer used with read-ahead: four full records per recv().
+inline constexpr std::size_t kTlsReadBuffer = 4 * (16 * 1024 + 256 + 5);
+
+void set_relay_modes(SSL_CTX *ctx);
+
+// After the handshake: read ahead unless the kernel decrypts this leg (kTLS RX reads records
+// one by one from the socket; OpenSSL must not hold any of them).
+void read_ahead_unless_ktls_rx(SSL *ssl, bool ktls_rx);
+
+}  // namespace sni::worker
