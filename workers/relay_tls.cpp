@@ -7,13 +7,17 @@ void set_relay_modes(SSL_CTX *ctx) {
     // (inside the noise) for ~85 KiB more per leg of every idle connection (docs/performance.md).
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
-    // Only the size of the buffer allocated for reading; without read-ahead (the handshake)
-    // OpenSSL still reads exactly what it needs.
-    SSL_CTX_set_default_read_buffer_len(ctx, kTlsReadBuffer);
 }
 
+// The bigger read buffer is set per leg, never on the context: with kTLS RX, OpenSSL 3.0 reads
+// as much as its buffer holds in one recvmsg and writes that length into a 2-byte record header
+// of its own, so a buffer over 64 KiB corrupted the stream (VM lane: "wrong version number" on
+// a kTLS client leg relayed in userspace). The buffer is reallocated at this size once it is
+// released (SSL_MODE_RELEASE_BUFFERS).
 void read_ahead_unless_ktls_rx(SSL *ssl, bool ktls_rx) {
-    if (!ktls_rx) SSL_set_read_ahead(ssl, 1);
+    if (ktls_rx) return;
+    SSL_set_default_read_buffer_len(ssl, kTlsReadBuffer);
+    SSL_set_read_ahead(ssl, 1);
 }
 
 }  // namespace sni::worker
