@@ -113,7 +113,7 @@ void Connection::on_timer(Clock::time_point now) {
         }
         return;
     }
-    if (kernel_) kernel_progress(now);
+    if (kernel_) kernel_progress(now, true);
     if (finished_) return;
     if (now >= last_activity_ + route_.route->idle_timeout)
         finish(conn_report::CloseReason::kIdleTimeout, "idle timeout", now);
@@ -204,8 +204,8 @@ void Connection::pump(Clock::time_point now) {
 
 std::uint32_t Connection::client_events() const {
     if (!client_.open()) return 0;
-    // Kernel relay: only the end matters; after it, stay registered for errors (edge).
-    if (kernel_) return k_up_eof_ ? EPOLLET : EPOLLRDHUP;
+    // Kernel relay: only the end matters, once (edge-triggered; errors still come after it).
+    if (kernel_) return EPOLLRDHUP | EPOLLET;
     if (relaying_) return up_->events_for(client_) | down_->events_for(client_);
     if (client_tls_ && !client_ready_) return client_.hello_callback_pending() ? 0 : client_want_;
     return 0;
@@ -213,7 +213,7 @@ std::uint32_t Connection::client_events() const {
 
 std::uint32_t Connection::backend_events() const {
     if (!backend_.open()) return 0;
-    if (kernel_) return k_down_eof_ ? EPOLLET : EPOLLRDHUP;
+    if (kernel_) return EPOLLRDHUP | EPOLLET;
     if (relaying_) return up_->events_for(backend_) | down_->events_for(backend_);
     switch (backend_state_) {
         case Backend::kConnecting:

@@ -107,7 +107,8 @@ class Connection {
     // connection_kernel.cpp: the passthrough relay in the kernel
     bool start_kernel_relay(Clock::time_point now);
     void kernel_event(LegId leg, std::uint32_t events, Clock::time_point now);
-    void kernel_progress(Clock::time_point now);
+    void kernel_progress(Clock::time_point now, bool timer);
+    std::uint64_t kernel_bytes(bool up);
     bool kernel_flush(int to_fd, std::uint64_t expected, bool &done);
     void kernel_leave();
 
@@ -154,6 +155,7 @@ class Connection {
     bool k_up_eof_ = false, k_up_done_ = false;  // client FIN seen / carried to the backend
     bool k_down_eof_ = false, k_down_done_ = false;
     std::uint64_t k_seen_bytes_ = 0;                        // for the idle timeout
+    std::uint64_t k_up_bytes_ = 0, k_down_bytes_ = 0;       // last read redirected counts
     std::uint64_t k_base_backend_ = 0, k_base_client_ = 0;  // tcp_bytes_queued before pairing
     std::optional<Clock::time_point> k_flush_at_;           // re-check a FIN waiting for its bytes
     bool wants_resume_ = false;

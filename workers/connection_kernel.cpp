@@ -54,8 +54,8 @@ bool Connection::start_kernel_relay(Clock::time_point now) {
     // A byte held on one socket arrived while its peer was not paired yet: the bytes after it
     // were redirected, so it cannot be put back in order. A TLS client sends nothing in that
     // window (it waits for the backend's answer); close rather than reorder.
-    const std::uint64_t held =
-        env_.relay->counts(kernel_->client).held + env_.relay->counts(kernel_->backend).held;
+    // Only the client can hold: the backend goes in second, when its peer is already there.
+    const std::uint64_t held = env_.relay->counts(kernel_->client).held;
     if (held > 0) {
         finish(conn_report::CloseReason::kRelayError,
                "kernel relay: " + std::to_string(held) +
@@ -78,8 +78,15 @@ void Connection::kernel_event(LegId leg, std::uint32_t events, Clock::time_point
         }
     }
     if (events & (EPOLLRDHUP | EPOLLHUP)) (leg == LegId::kClient ? k_up_eof_ : k_down_eof_) = true;
-    kernel_progress(now);
+    kernel_progress(now, false);
     if (!finished_) update_interest();
+}
+
+// The bytes redirected so far from the client (up) or the backend; remembered, so the final
+// counts after both FINs cost no more lookups.
+std::uint64_t Connection::kernel_bytes(bool up) {
+    const KernelRelay::Counts c = env_.relay->counts(up ? kernel_->client : kernel_->backend);
+    return (up ? k_up_bytes_ : k_down_bytes_) = c.bytes;
 }
 
 // True when `to_fd` has taken `expected` bytes for sending: then its FIN goes after them.
@@ -91,18 +98,21 @@ bool Connection::kernel_flush(int to_fd, std::uint64_t expected, bool &done) {
     return true;
 }
 
-void Connection::kernel_progress(Clock::time_point now) {
-    const KernelRelay::Counts up = env_.relay->counts(kernel_->client);
-    const KernelRelay::Counts down = env_.relay->counts(kernel_->backend);
-    if (up.bytes + down.bytes != k_seen_bytes_) {
-        k_seen_bytes_ = up.bytes + down.bytes;
-        last_activity_ = now;
+// `timer`: also note activity for the idle timeout (the bytes moved since the last look).
+void Connection::kernel_progress(Clock::time_point now, bool timer) {
+    if (timer) {
+        const std::uint64_t seen = kernel_bytes(true) + kernel_bytes(false);
+        if (seen != k_seen_bytes_) {
+            k_seen_bytes_ = seen;
+            last_activity_ = now;
+        }
     }
+    // A side's count read after its FIN is final: nothing follows a FIN.
     bool waiting = false;
     if (k_up_eof_ && !k_up_done_)
-        waiting |= !kernel_flush(backend_.fd(), k_base_backend_ + up.bytes, k_up_done_);
+        waiting |= !kernel_flush(backend_.fd(), k_base_backend_ + kernel_bytes(true), k_up_done_);
     if (k_down_eof_ && !k_down_done_)
-        waiting |= !kernel_flush(client_.fd(), k_base_client_ + down.bytes, k_down_done_);
+        waiting |= !kernel_flush(client_.fd(), k_base_client_ + kernel_bytes(false), k_down_done_);
     if (k_up_done_ && k_down_done_) {
         finish(conn_report::CloseReason::kClosed, "closed", now);
         return;
@@ -114,10 +124,10 @@ void Connection::kernel_progress(Clock::time_point now) {
 }
 
 void Connection::kernel_leave() {
-    const KernelRelay::Counts up = env_.relay->counts(kernel_->client);
-    const KernelRelay::Counts down = env_.relay->counts(kernel_->backend);
-    stats_.bytes_up += up.bytes;
-    stats_.bytes_down += down.bytes;
+    if (!k_up_done_) kernel_bytes(true);
+    if (!k_down_done_) kernel_bytes(false);
+    stats_.bytes_up += k_up_bytes_;
+    stats_.bytes_down += k_down_bytes_;
     stats_.client_end = k_up_eof_ ? "fin" : "";
     stats_.backend_end = k_down_eof_ ? "fin" : "";
     env_.relay->leave(*kernel_);

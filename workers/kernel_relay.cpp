@@ -105,12 +105,12 @@ config::Result<KernelRelay::Pair, KernelRelay::JoinError> KernelRelay::join(int 
     int err = map_update(peers_.get(), &pair.client, &to_backend);
     if (err == 0) err = map_update(peers_.get(), &pair.backend, &to_client);
     if (err != 0) {
-        leave(pair);
+        unpair(pair);
         return config::unexpected(JoinError{err, "relay peers update"});
     }
     if ((err = map_update(socks_.get(), &pair.client, &cfd)) != 0 ||
         (err = map_update(socks_.get(), &pair.backend, &bfd)) != 0) {
-        leave(pair);
+        unpair(pair);
         return config::unexpected(JoinError{err, "relay SOCKHASH insert"});
     }
     kick(backend_fd);
@@ -125,6 +125,10 @@ KernelRelay::Counts KernelRelay::counts(std::uint64_t cookie) const {
 }
 
 void KernelRelay::leave(const Pair &pair) {
+    for (std::uint64_t k : {pair.client, pair.backend}) map_delete(peers_.get(), &k);
+}
+
+void KernelRelay::unpair(const Pair &pair) {
     for (std::uint64_t k : {pair.client, pair.backend}) {
         map_delete(socks_.get(), &k);
         map_delete(peers_.get(), &k);

@@ -46,8 +46,11 @@ class KernelRelay {
     };
     Counts counts(std::uint64_t cookie) const;
 
-    // Takes both sockets out of the maps (before their fds are closed).
+    // Forgets the pair, just before both fds are closed: closing a socket takes it out of the
+    // SOCKHASH by itself, so only the peer entries are deleted.
     void leave(const Pair &pair);
+    // Takes both sockets out of both maps (a join that failed half-way; the fds stay open).
+    void unpair(const Pair &pair);
 
     // After an EPERM/EACCES from join: this process may not use the maps.
     bool disabled() const { return disabled_; }

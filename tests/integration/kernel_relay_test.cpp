@@ -187,6 +187,36 @@ TEST(KernelRelay, ClientResetClosesTheBackendSide) {
     EXPECT_EQ(d.daemon->stop(), 0);
 }
 
+// The worker sees no bytes on this path: activity is read from the kernel's counts, so a
+// connection that keeps talking stays open past idle_timeout and a silent one is closed.
+TEST(KernelRelay, IdleTimeoutCountsTheKernelsBytes) {
+    EchoBackend backend;
+    RealWorkerDaemon d(route_to(backend.port()) + "    idle_timeout: 1s\n", "bpf");
+    ASSERT_TRUE(d.daemon->wait_ready()) << d.daemon->log();
+    const Bytes hello = build_client_hello({.sni = "pt.test"});
+    UniqueFd fd = connect_tcp("127.0.0.1", d.main_port);
+    ASSERT_TRUE(send_all(fd.get(), hello));
+    ASSERT_TRUE(read_exactly(fd.get(), hello.size(), 10s).data == hello);
+    for (int i = 0; i < 8; ++i) {  // 2.4 s of traffic, a byte every 300 ms
+        std::this_thread::sleep_for(300ms);
+        const Bytes one{static_cast<std::uint8_t>(i)};
+        ASSERT_TRUE(send_all(fd.get(), one)) << "closed while active, after " << i << " bytes";
+        ASSERT_TRUE(read_exactly(fd.get(), 1, 5s).data == one);
+    }
+    const auto silent = std::chrono::steady_clock::now();
+    const ReadResult r = read_until_close(fd.get(), 10s);
+    const auto waited = std::chrono::steady_clock::now() - silent;
+    EXPECT_TRUE(r.closed);
+    EXPECT_GE(waited, 900ms);
+    EXPECT_LE(waited, 5s);
+    const std::string log = wait_access_lines(d, 1);
+    EXPECT_EQ(count_of(log, "\"close_reason\":\"idle_timeout\""), 1u) << log;
+    EXPECT_NE(log.find("\"bytes_up\":" + std::to_string(hello.size() + 8)), std::string::npos)
+        << log;
+    if (HasFailure()) ADD_FAILURE() << "daemon log:\n" << d.daemon->log();
+    EXPECT_EQ(d.daemon->stop(), 0);
+}
+
 TEST(KernelRelay, SpliceWhenTurnedOff) {
     EchoBackend backend;
     RealWorkerDaemon d(route_to(backend.port()), "bpf", "passthrough_relay: splice\n");
