@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/socket_facts.hpp"
 #include "loader/daemon.hpp"
 #include "loader/metrics_histogram.hpp"
 
@@ -84,8 +85,7 @@ void Daemon::start_connection(std::size_t socket_index, UniqueFd fd, const socka
         c.local = ls.local;
         c.local_len = ls.local_len;
     }
-    socklen_t cookie_len = sizeof c.cookie;
-    if (::getsockopt(fd.get(), SOL_SOCKET, SO_COOKIE, &c.cookie, &cookie_len) != 0) c.cookie = 0;
+    c.cookie = socket_cookie(fd.get()).value_or(0);
     c.fd = std::move(fd);
 
     bool bpf = classifier_.bpf != nullptr;

@@ -6,7 +6,6 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
-#include <linux/tcp.h>  // tcp_info with tcpi_bytes_received (glibc's is older)
 #include <sys/ioctl.h>
 #include <linux/capability.h>
 #include <sys/stat.h>
@@ -22,6 +21,7 @@
 #include "common/handoff.hpp"
 #include "common/recv_available.hpp"
 #include "common/server_names.hpp"
+#include "common/socket_facts.hpp"
 #include "steer.skel.h"
 
 extern "C" {
@@ -30,9 +30,6 @@ extern "C" {
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
-#endif
-#ifndef SO_COOKIE
-#define SO_COOKIE 57
 #endif
 
 namespace sni::loader {
@@ -293,8 +290,7 @@ KernelSteering::Result<bool> KernelSteering::set_routes(const std::vector<Steeri
 }
 
 void KernelSteering::kick(int fd) {
-    const int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+    rearm_data_ready(fd);
 }
 
 int KernelSteering::event_fd() const {
@@ -317,17 +313,6 @@ bool KernelSteering::owns(uint64_t cookie) const {
     steer_conn conn{};
     return bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.conns), &cookie, &conn) == 0;
 }
-
-namespace {
-
-uint64_t tcp_bytes_received(int fd) {
-    tcp_info info{};
-    socklen_t len = sizeof(info);
-    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return 0;
-    return info.tcpi_bytes_received;
-}
-
-}  // namespace
 
 KernelSteering::DrainResult KernelSteering::drain(int fd, uint64_t cookie,
                                                   std::vector<uint8_t> &bytes) {

@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "common/clienthello.hpp"
+#include "common/socket_facts.hpp"
 #include "common/config_enums.hpp"
 #include "workers/backend_addrs.hpp"
 
@@ -84,9 +85,7 @@ void Connection::on_event(LegId leg, std::uint32_t events, Clock::time_point now
     }
     last_activity_ = now;
     if (leg == LegId::kBackend && backend_state_ == Backend::kConnecting) {
-        int err = 0;
-        socklen_t len = sizeof err;
-        if (::getsockopt(backend_.fd(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+        int err = socket_error(backend_.fd());
         if (err == 0 && !(events & EPOLLOUT)) err = ECONNRESET;  // HUP/ERR without an error
         sockaddr_storage peer{};
         socklen_t peer_len = sizeof peer;

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/socket_facts.hpp"
 #include "workers/connection.hpp"
 
 namespace sni::worker {
@@ -18,13 +19,6 @@ namespace {
 
 // How often a FIN waiting for its bytes (still in the kernel's redirect queue) is re-checked.
 constexpr auto kFlushPoll = std::chrono::milliseconds(1);
-
-int socket_error(int fd) {
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
-    return err;
-}
 
 }  // namespace
 
@@ -79,7 +73,6 @@ void Connection::kernel_event(LegId leg, std::uint32_t events, Clock::time_point
     }
     if (events & (EPOLLRDHUP | EPOLLHUP)) (leg == LegId::kClient ? k_up_eof_ : k_down_eof_) = true;
     kernel_progress(now, false);
-    if (!finished_) update_interest();
 }
 
 // The bytes redirected so far from the client (up) or the backend; remembered, so the final

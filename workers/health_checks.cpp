@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/socket_facts.hpp"
+
 namespace sni::worker {
 
 namespace {
@@ -121,9 +123,7 @@ void HealthChecks::on_event(std::uint64_t token, std::uint32_t /*events*/, Clock
     const std::size_t index = token - kTokenBase;
     Probe &p = *probes_[index];
     if (p.phase == Phase::kConnecting) {
-        int err = 0;
-        socklen_t len = sizeof err;
-        if (::getsockopt(p.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+        const int err = socket_error(p.fd.get());
         if (err == EINPROGRESS) return;
         if (err != 0) {
             finish(index, false, std::string("connect: ") + std::strerror(err), now);

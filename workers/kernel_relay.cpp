@@ -2,11 +2,6 @@
 
 #include <fcntl.h>
 #include <linux/bpf.h>
-#include <linux/sockios.h>
-#include <linux/tcp.h>  // tcp_info with tcpi_bytes_acked
-#include <netinet/in.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -15,13 +10,11 @@
 #include <cstring>
 #include <optional>
 
+#include "common/socket_facts.hpp"
+
 extern "C" {
 #include "steer_types.h"
 }
-
-#ifndef SO_COOKIE
-#define SO_COOKIE 57
-#endif
 
 namespace sni::worker {
 
@@ -55,18 +48,6 @@ bool map_lookup(int map, const void *key, void *value) {
     return bpf_call(BPF_MAP_LOOKUP_ELEM, attr) == 0;
 }
 
-std::optional<std::uint64_t> cookie_of(int fd) {
-    std::uint64_t cookie = 0;
-    socklen_t len = sizeof cookie;
-    if (::getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) != 0) return std::nullopt;
-    return cookie;
-}
-
-void kick(int fd) {
-    const int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
-}
-
 bool parse_fd(const char *&p, int &fd) {
     char *end = nullptr;
     const long v = std::strtol(p, &end, 10);
@@ -94,8 +75,8 @@ config::Result<std::unique_ptr<KernelRelay>, std::string> KernelRelay::from_env(
 
 config::Result<KernelRelay::Pair, KernelRelay::JoinError> KernelRelay::join(int client_fd,
                                                                             int backend_fd) {
-    const auto c = cookie_of(client_fd);
-    const auto b = cookie_of(backend_fd);
+    const auto c = socket_cookie(client_fd);
+    const auto b = socket_cookie(backend_fd);
     if (!c || !b) return config::unexpected(JoinError{errno, "SO_COOKIE"});
     const Pair pair{*c, *b};
     const relay_peer to_backend{pair.backend, 0, 0};
@@ -113,8 +94,8 @@ config::Result<KernelRelay::Pair, KernelRelay::JoinError> KernelRelay::join(int 
         unpair(pair);
         return config::unexpected(JoinError{err, "relay SOCKHASH insert"});
     }
-    kick(backend_fd);
-    kick(client_fd);
+    rearm_data_ready(backend_fd);
+    rearm_data_ready(client_fd);
     return pair;
 }
 
@@ -133,17 +114,6 @@ void KernelRelay::unpair(const Pair &pair) {
         map_delete(socks_.get(), &k);
         map_delete(peers_.get(), &k);
     }
-}
-
-std::optional<std::uint64_t> tcp_bytes_queued(int fd) {
-    tcp_info info{};
-    socklen_t len = sizeof info;
-    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
-        len < offsetof(tcp_info, tcpi_bytes_acked) + sizeof info.tcpi_bytes_acked)
-        return std::nullopt;
-    int outq = 0;
-    if (::ioctl(fd, SIOCOUTQ, &outq) != 0 || outq < 0) return std::nullopt;
-    return info.tcpi_bytes_acked + static_cast<std::uint64_t>(outq);
 }
 
 }  // namespace sni::worker

@@ -62,8 +62,4 @@ class KernelRelay {
     bool disabled_ = false;
 };
 
-// Bytes the kernel took for sending on a TCP socket so far (acknowledged + still queued), to
-// tell when everything redirected to it has gone out. nullopt when the socket cannot say.
-std::optional<std::uint64_t> tcp_bytes_queued(int fd);
-
 }  // namespace sni::worker

@@ -1,0 +1,55 @@
+#include "common/socket_facts.hpp"
+
+#include <linux/sockios.h>
+#include <linux/tcp.h>  // tcp_info with tcpi_bytes_received / tcpi_bytes_acked (glibc's is older)
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstddef>
+
+#ifndef SO_COOKIE
+#define SO_COOKIE 57
+#endif
+
+namespace sni {
+
+std::optional<std::uint64_t> socket_cookie(int fd) {
+    std::uint64_t cookie = 0;
+    socklen_t len = sizeof cookie;
+    if (::getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) != 0) return std::nullopt;
+    return cookie;
+}
+
+int socket_error(int fd) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+    return err;
+}
+
+void rearm_data_ready(int fd) {
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
+}
+
+std::uint64_t tcp_bytes_received(int fd) {
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return 0;
+    return info.tcpi_bytes_received;
+}
+
+std::optional<std::uint64_t> tcp_bytes_queued(int fd) {
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+        len < offsetof(tcp_info, tcpi_bytes_acked) + sizeof info.tcpi_bytes_acked)
+        return std::nullopt;
+    int outq = 0;
+    if (::ioctl(fd, SIOCOUTQ, &outq) != 0 || outq < 0) return std::nullopt;
+    return info.tcpi_bytes_acked + static_cast<std::uint64_t>(outq);
+}
+
+}  // namespace sni

@@ -1,0 +1,28 @@
+// Small facts about a socket that several parts ask the kernel for: its cookie (the key of the
+// BPF socket maps), its pending error, TCP's byte counts, and the re-arm of its data-ready
+// signal (how a socket put into a SOCKHASH gets bytes that were queued before the insert
+// through the verdict program).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+namespace sni {
+
+// SO_COOKIE; nullopt (errno set) when the kernel cannot say.
+std::optional<std::uint64_t> socket_cookie(int fd);
+
+// SO_ERROR: the socket's pending error, or the errno of getsockopt itself; 0 when none.
+int socket_error(int fd);
+
+// SO_RCVLOWAT 1: makes the kernel signal data-ready again for what is already queued.
+void rearm_data_ready(int fd);
+
+// TCP_INFO tcpi_bytes_received: every byte TCP received so far (0 when unknown).
+std::uint64_t tcp_bytes_received(int fd);
+
+// Bytes the socket has taken for sending so far: acknowledged (tcpi_bytes_acked) plus still
+// queued (SIOCOUTQ). nullopt when the socket cannot say.
+std::optional<std::uint64_t> tcp_bytes_queued(int fd);
+
+}  // namespace sni
