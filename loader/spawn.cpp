@@ -5,7 +5,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <csignal>
@@ -21,20 +20,22 @@ namespace sni::loader {
 config::Result<pid_t, std::string> spawn_worker(const SpawnSpec &spec, int channel_fd) {
     // Everything the child needs is prepared before fork(): after it, only async-signal-safe
     // calls.
-    std::vector<std::string> env_storage;
-    const std::string fd_var = "SNI_HANDOFF_FD=" + std::to_string(kHandoffFd);
+    if (spec.inherit.size() > kMaxInherited)
+        return config::unexpected("cannot pass " + std::to_string(spec.inherit.size()) +
+                                  " fds to a worker (at most " + std::to_string(kMaxInherited) +
+                                  ")");
+    // Our variables replace any of the same name in the daemon's environment.
+    std::vector<std::string> ours = spec.env;
+    ours.push_back("SNI_HANDOFF_FD=" + std::to_string(kHandoffFd));
     auto overridden = [&](const char *e) {
-        if (std::strncmp(e, "SNI_HANDOFF_FD=", 15) == 0) return true;
-        for (const auto &mine : spec.env) {
-            const auto eq = mine.find('=');
-            if (std::strncmp(e, mine.c_str(), eq + 1) == 0) return true;
-        }
+        for (const auto &mine : ours)
+            if (std::strncmp(e, mine.c_str(), mine.find('=') + 1) == 0) return true;
         return false;
     };
+    std::vector<std::string> env_storage;
     for (char **e = environ; e != nullptr && *e != nullptr; ++e)
         if (!overridden(*e)) env_storage.emplace_back(*e);
-    env_storage.push_back(fd_var);
-    for (const auto &e : spec.env) env_storage.push_back(e);
+    env_storage.insert(env_storage.end(), ours.begin(), ours.end());
     std::vector<char *> envp;
     for (auto &s : env_storage) envp.push_back(s.data());
     envp.push_back(nullptr);
@@ -68,8 +69,8 @@ config::Result<pid_t, std::string> spawn_worker(const SpawnSpec &spec, int chann
         }
         // Inherited fds: first moved out of the way (a source may sit on a target number), then
         // placed; dup2 leaves the copies without FD_CLOEXEC.
-        std::array<int, 8> moved{};
-        const std::size_t n_inherit = std::min(spec.inherit.size(), moved.size());
+        std::array<int, kMaxInherited> moved{};
+        const std::size_t n_inherit = spec.inherit.size();
         for (std::size_t i = 0; err == 0 && i < n_inherit; ++i) {
             moved[i] = ::fcntl(spec.inherit[i], F_DUPFD_CLOEXEC, 64);
             if (moved[i] < 0) err = errno;

@@ -7,6 +7,8 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
+
 #include <string>
 #include <vector>
 
@@ -17,11 +19,13 @@ namespace sni::loader {
 inline constexpr int kHandoffFd = 3;
 // The first fd number of SpawnSpec::inherit in the child (then 5, 6...).
 inline constexpr int kFirstInheritedFd = 4;
+inline constexpr std::size_t kMaxInherited = 8;
 
 struct SpawnSpec {
     std::string binary;
     std::vector<std::string> args;  // without argv[0]
-    // fds the child gets as 4, 5, ... (in this order), e.g. the kernel relay's BPF maps;
+    // fds the child gets as 4, 5, ... (in this order, at most kMaxInherited), e.g. the kernel
+    // relay's BPF maps;
     // `env` is added to the child's environment (e.g. "SNI_RELAY_FDS=4,5").
     std::vector<int> inherit;
     std::vector<std::string> env;
