@@ -16,6 +16,12 @@ namespace sni::loader {
 
 namespace fs = std::filesystem;
 
+std::vector<fs::path> watched_files(const fs::path &config_path, const config::Config &config) {
+    std::vector<fs::path> files = files_named_by(config);
+    files.insert(files.begin(), config_path);
+    return files;
+}
+
 std::vector<fs::path> files_named_by(const config::Config &config) {
     std::vector<fs::path> out;
     auto add = [&](const std::string &p) {

@@ -23,6 +23,9 @@ namespace sni::loader {
 
 // Every file `config` reads besides itself: certificate, key, OCSP, CA and client cert files.
 std::vector<std::filesystem::path> files_named_by(const config::Config &config);
+// What --watch watches: the configuration file first, then files_named_by(config).
+std::vector<std::filesystem::path> watched_files(const std::filesystem::path &config_path,
+                                                 const config::Config &config);
 
 // SHA-256 (hex) over the paths and contents of `files`; a missing file counts as "missing".
 std::string fingerprint_files(const std::vector<std::filesystem::path> &files);

@@ -156,9 +156,8 @@ config::Result<bool, std::string> Daemon::setup() {
     log_.info("control socket", {log::kv("path", control_->path())});
 
     if (settings_.watch) {
-        auto files = files_named_by(config_);
-        files.insert(files.begin(), settings_.config_path);
-        auto w = ConfigWatch::create(std::move(files), std::chrono::milliseconds(500));
+        auto w = ConfigWatch::create(watched_files(settings_.config_path, config_),
+                                     std::chrono::milliseconds(500));
         if (!w) return config::unexpected("--watch: " + w.error());
         watch_.emplace(std::move(w).value());
         if (auto r =
@@ -217,9 +216,7 @@ void Daemon::on_config_watch(std::uint64_t which) {
     if (!watch_->on_timer() || stopping_) return;
     log_.info("configuration files changed: reloading", {log::kv("file", settings_.config_path)});
     if (reload("watch")) {
-        auto files = files_named_by(config_);
-        files.insert(files.begin(), settings_.config_path);
-        if (auto r = watch_->rewatch(std::move(files)); !r)
+        if (auto r = watch_->rewatch(watched_files(settings_.config_path, config_)); !r)
             log_.warn("--watch: cannot watch the new files", {log::kv("error", r.error())});
     }
 }
