@@ -50,10 +50,13 @@ std::optional<VerifyCache::Key> VerifyCache::key_of(X509_STORE_CTX *store, std::
     std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> md(EVP_MD_CTX_new());
     if (!md || EVP_DigestInit_ex(md.get(), EVP_sha256(), nullptr) != 1) return std::nullopt;
     X509 *leaf = X509_STORE_CTX_get0_cert(store);
-    if (leaf == nullptr || !hash_der(md.get(), leaf)) return std::nullopt;
-    // OpenSSL passes the whole peer chain (leaf included) as the untrusted certificates.
+    if (leaf == nullptr) return std::nullopt;
+    // OpenSSL passes the whole peer chain, leaf first, as the untrusted certificates: the leaf
+    // is hashed on its own only when it is not that first one.
     STACK_OF(X509) *sent = X509_STORE_CTX_get0_untrusted(store);
     const int n = sent == nullptr ? 0 : sk_X509_num(sent);
+    if ((n == 0 || sk_X509_value(sent, 0) != leaf) && !hash_der(md.get(), leaf))
+        return std::nullopt;
     const auto count = static_cast<std::uint32_t>(n);
     if (EVP_DigestUpdate(md.get(), &count, sizeof count) != 1) return std::nullopt;
     for (int i = 0; i < n; ++i)
