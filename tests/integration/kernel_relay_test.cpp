@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <functional>
 #include <thread>
 
 #include "hello_builder.hpp"
@@ -51,19 +52,47 @@ void echo_round_trip(std::uint16_t port, std::size_t size, std::uint32_t seed) {
     EXPECT_TRUE(r.data == payload);
 }
 
-// A listening TCP socket on 127.0.0.1 and an ephemeral port (invalid fd on failure).
-UniqueFd listen_loopback(std::uint16_t &port) {
-    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sin;
-    if (::bind(fd.get(), reinterpret_cast<sockaddr *>(&sin), sizeof sin) != 0 ||
-        ::listen(fd.get(), 4) != 0 ||
-        ::getsockname(fd.get(), reinterpret_cast<sockaddr *>(&sin), &len) != 0)
-        return UniqueFd();
-    port = ntohs(sin.sin_port);
-    return fd;
+// A backend on 127.0.0.1 (ephemeral port) that accepts one connection and runs `serve` on it
+// in its own thread; join() waits for it.
+class OneShotBackend {
+  public:
+    explicit OneShotBackend(std::function<void(int conn)> serve) {
+        listen_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_in sin{};
+        sin.sin_family = AF_INET;
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof sin;
+        if (::bind(listen_.get(), reinterpret_cast<sockaddr *>(&sin), sizeof sin) != 0 ||
+            ::listen(listen_.get(), 4) != 0 ||
+            ::getsockname(listen_.get(), reinterpret_cast<sockaddr *>(&sin), &len) != 0)
+            return;
+        port_ = ntohs(sin.sin_port);
+        thread_ = std::thread([this, serve = std::move(serve)] {
+            pollfd p{listen_.get(), POLLIN, 0};
+            if (::poll(&p, 1, 10000) != 1) return;
+            UniqueFd c(::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+            if (c) serve(c.get());
+        });
+    }
+    ~OneShotBackend() { join(); }
+    std::uint16_t port() const { return port_; }  // 0: could not listen
+    void join() {
+        if (thread_.joinable()) thread_.join();
+    }
+
+  private:
+    UniqueFd listen_;
+    std::uint16_t port_ = 0;
+    std::thread thread_;
+};
+
+// The end of each test: on a failure, the daemon's log and metrics; then a clean stop.
+void stop_daemon(RealWorkerDaemon &d, bool failed) {
+    if (failed)
+        ADD_FAILURE() << "daemon log:\n"
+                      << d.daemon->log() << "\nmetrics:\n"
+                      << http_get(d.metrics_port, "/metrics").body;
+    EXPECT_EQ(d.daemon->stop(), 0);
 }
 
 // Waits until the access log has `lines` lines; returns the text.
@@ -96,11 +125,7 @@ TEST(KernelRelay, EveryByteInOrderBothWaysAndTheLogSaysKernel) {
     const std::size_t hello = build_client_hello({.sni = "pt.test"}).size();
     EXPECT_NE(log.find("\"bytes_up\":" + std::to_string(hello + (32u << 20))), std::string::npos)
         << log;
-    if (HasFailure())
-        ADD_FAILURE() << "daemon log:\n"
-                      << d.daemon->log() << "\nmetrics:\n"
-                      << http_get(d.metrics_port, "/metrics").body;
-    EXPECT_EQ(d.daemon->stop(), 0);
+    stop_daemon(d, HasFailure());
 }
 
 // The backend speaks and closes first: the client gets every byte, then the FIN; the client's
@@ -109,27 +134,22 @@ TEST(KernelRelay, BackendFinFirstThenClientBytesStillArrive) {
     const Bytes blob = random_payload(4u << 20, 11);
     const Bytes tail = random_payload(1000, 12);
     const Bytes hello = build_client_hello({.sni = "pt.test"});
-    std::uint16_t backend_port = 0;
-    UniqueFd listener = listen_loopback(backend_port);
-    ASSERT_TRUE(listener.valid());
     std::atomic<bool> backend_ok{false};
     std::string backend_why;
-    std::thread server([&] {
-        pollfd p{listener.get(), POLLIN, 0};
-        if (::poll(&p, 1, 10000) != 1) return;
-        UniqueFd c(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
-        const ReadResult h = read_exactly(c.get(), hello.size(), 10s);
+    OneShotBackend server([&](int c) {
+        const ReadResult h = read_exactly(c, hello.size(), 10s);
         if (h.data != hello) {
             backend_why = "hello not received";
             return;
         }
-        if (!send_all(c.get(), blob)) return;
-        ::shutdown(c.get(), SHUT_WR);
-        const ReadResult rest = read_until_close(c.get(), 20s);
+        if (!send_all(c, blob)) return;
+        ::shutdown(c, SHUT_WR);
+        const ReadResult rest = read_until_close(c, 20s);
         backend_why = "got " + std::to_string(rest.data.size()) + " bytes after the hello";
         backend_ok = rest.closed && !rest.reset && rest.data == tail;
     });
-    RealWorkerDaemon d(route_to(backend_port), "bpf");
+    ASSERT_NE(server.port(), 0);
+    RealWorkerDaemon d(route_to(server.port()), "bpf");
     ASSERT_TRUE(d.daemon->wait_ready()) << d.daemon->log();
     UniqueFd fd = connect_tcp("127.0.0.1", d.main_port);
     ASSERT_TRUE(send_all(fd.get(), hello));
@@ -144,29 +164,20 @@ TEST(KernelRelay, BackendFinFirstThenClientBytesStillArrive) {
     const std::string log = wait_access_lines(d, 1);
     EXPECT_EQ(count_of(log, "\"kernel_relay\":true"), 1u) << log;
     EXPECT_EQ(count_of(log, "\"close_reason\":\"closed\""), 1u) << log;
-    if (HasFailure())
-        ADD_FAILURE() << "daemon log:\n"
-                      << d.daemon->log() << "\nmetrics:\n"
-                      << http_get(d.metrics_port, "/metrics").body;
-    EXPECT_EQ(d.daemon->stop(), 0);
+    stop_daemon(d, HasFailure());
 }
 
 // A client that resets mid-way: the worker closes the backend side too and logs an error.
 TEST(KernelRelay, ClientResetClosesTheBackendSide) {
     const Bytes hello = build_client_hello({.sni = "pt.test"});
-    std::uint16_t backend_port = 0;
-    UniqueFd listener = listen_loopback(backend_port);
-    ASSERT_TRUE(listener.valid());
     std::atomic<bool> backend_closed{false};
-    std::thread server([&] {
-        pollfd p{listener.get(), POLLIN, 0};
-        if (::poll(&p, 1, 10000) != 1) return;
-        UniqueFd c(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
-        read_exactly(c.get(), hello.size(), 10s);
-        send_all(c.get(), Bytes(100, 0x42));
-        backend_closed = read_until_close(c.get(), 10s).closed;
+    OneShotBackend server([&](int c) {
+        read_exactly(c, hello.size(), 10s);
+        send_all(c, Bytes(100, 0x42));
+        backend_closed = read_until_close(c, 10s).closed;
     });
-    RealWorkerDaemon d(route_to(backend_port), "bpf");
+    ASSERT_NE(server.port(), 0);
+    RealWorkerDaemon d(route_to(server.port()), "bpf");
     ASSERT_TRUE(d.daemon->wait_ready()) << d.daemon->log();
     {
         UniqueFd fd = connect_tcp("127.0.0.1", d.main_port);
@@ -180,11 +191,7 @@ TEST(KernelRelay, ClientResetClosesTheBackendSide) {
     const std::string log = wait_access_lines(d, 1);
     EXPECT_EQ(count_of(log, "\"kernel_relay\":true"), 1u) << log;
     EXPECT_EQ(count_of(log, "\"close_reason\":\"closed\""), 0u) << log;
-    if (HasFailure())
-        ADD_FAILURE() << "daemon log:\n"
-                      << d.daemon->log() << "\nmetrics:\n"
-                      << http_get(d.metrics_port, "/metrics").body;
-    EXPECT_EQ(d.daemon->stop(), 0);
+    stop_daemon(d, HasFailure());
 }
 
 // The worker sees no bytes on this path: activity is read from the kernel's counts, so a
@@ -213,8 +220,7 @@ TEST(KernelRelay, IdleTimeoutCountsTheKernelsBytes) {
     EXPECT_EQ(count_of(log, "\"close_reason\":\"idle_timeout\""), 1u) << log;
     EXPECT_NE(log.find("\"bytes_up\":" + std::to_string(hello.size() + 8)), std::string::npos)
         << log;
-    if (HasFailure()) ADD_FAILURE() << "daemon log:\n" << d.daemon->log();
-    EXPECT_EQ(d.daemon->stop(), 0);
+    stop_daemon(d, HasFailure());
 }
 
 TEST(KernelRelay, SpliceWhenTurnedOff) {
@@ -225,11 +231,7 @@ TEST(KernelRelay, SpliceWhenTurnedOff) {
     const std::string log = wait_access_lines(d, 1);
     EXPECT_EQ(count_of(log, "\"kernel_relay\":false"), 1u) << log;
     EXPECT_EQ(count_of(log, "\"splice_up\":true"), 1u) << log;
-    if (HasFailure())
-        ADD_FAILURE() << "daemon log:\n"
-                      << d.daemon->log() << "\nmetrics:\n"
-                      << http_get(d.metrics_port, "/metrics").body;
-    EXPECT_EQ(d.daemon->stop(), 0);
+    stop_daemon(d, HasFailure());
 }
 
 }  // namespace
