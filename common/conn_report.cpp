@@ -61,9 +61,15 @@ std::string_view event_name(Event event) {
 }
 
 bool send_report(int channel, const Report &report) {
+    return send_reports(channel, {&report, 1});
+}
+
+bool send_reports(int channel, std::span<const Report> reports) {
+    if (reports.empty() || reports.size() > kMaxBatch) return false;
+    const std::size_t bytes = reports.size_bytes();
     for (;;) {
-        const ssize_t n = ::send(channel, &report, sizeof report, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (n == static_cast<ssize_t>(sizeof report)) return true;
+        const ssize_t n = ::send(channel, reports.data(), bytes, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n == static_cast<ssize_t>(bytes)) return true;
         if (n < 0 && errno == EINTR) continue;
         return false;
     }
@@ -91,6 +97,20 @@ std::optional<Report> decode(std::span<const std::uint8_t> datagram) {
     r.client.version.bytes[15] = 0;
     r.backend.version.bytes[15] = 0;
     return r;
+}
+
+std::optional<std::vector<Report>> decode_all(std::span<const std::uint8_t> datagram) {
+    const std::size_t count = datagram.size() / sizeof(Report);
+    if (count == 0 || count > kMaxBatch || datagram.size() % sizeof(Report) != 0)
+        return std::nullopt;
+    std::vector<Report> out;
+    out.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        auto r = decode(datagram.subspan(i * sizeof(Report), sizeof(Report)));
+        if (!r) return std::nullopt;
+        out.push_back(*r);
+    }
+    return out;
 }
 
 }  // namespace sni::conn_report

@@ -2,13 +2,14 @@
 // SOCK_SEQPACKET channel that carries the handoffs (see common/handoff.hpp), in the other
 // direction (worker -> daemon).
 //
-// One datagram per event, a fixed-size struct in host byte order (both ends run from the same
-// build): "ready" once when the worker enters its loop, "opened" when a connection's handshakes
-// are done (relay starts), "closed" when it closes (also for connections that never opened),
-// "health" after each active health check probe of a server (and once at start, before any
-// probe): the server's verdict (up/down) and the worker's running totals of probes.
-// Text fields are fixed-size, NUL-padded and truncated; the ALPN and the addresses may carry a
-// peer's bytes and must be escaped before they reach a log.
+// Reports are fixed-size structs in host byte order (both ends run from the same build); a
+// datagram carries one or more of them back to back (a worker sends what one turn of its event
+// loop produced as one datagram, at most kMaxBatch). The events: "ready" once when the worker
+// enters its loop, "opened" when a connection's handshakes are done (relay starts), "closed" when
+// it closes (also for connections that never opened), "health" after each active health check probe
+// of a server (and once at start, before any probe): the server's verdict (up/down) and the
+// worker's running totals of probes. Text fields are fixed-size, NUL-padded and truncated; the ALPN
+// and the addresses may carry a peer's bytes and must be escaped before they reach a log.
 //
 // The worker never blocks on a report: it sends with MSG_DONTWAIT; when the channel is full the
 // report is dropped and counted, and every report carries the worker's running total of drops.
@@ -21,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 namespace sni::conn_report {
 
@@ -100,11 +102,19 @@ struct Report {
 static_assert(std::is_trivially_copyable_v<Report>);
 static_assert(sizeof(Report) == 560, "the report layout changed: bump kVersion");
 
+// Reports in one datagram, at most.
+inline constexpr std::size_t kMaxBatch = 32;
+
 // Sends one report without blocking and without SIGPIPE. True when it was queued.
 bool send_report(int channel, const Report &report);
+// Sends 1..kMaxBatch reports as one datagram, the same way. True when it was queued.
+bool send_reports(int channel, std::span<const Report> reports);
 
 // Decodes a datagram the daemon received; nullopt when it is not a valid report.
 std::optional<Report> decode(std::span<const std::uint8_t> datagram);
+// Every report of a datagram of 1..kMaxBatch reports; nullopt when any of them is not valid or
+// the size is not a whole number of reports.
+std::optional<std::vector<Report>> decode_all(std::span<const std::uint8_t> datagram);
 
 // The magic of a datagram (0 when shorter than 4 bytes): lets a receiver tell kinds apart.
 std::uint32_t magic_of(std::span<const std::uint8_t> datagram);

@@ -128,9 +128,13 @@ RecvResult fail(RecvError kind, int err, std::string detail) {
     return config::unexpected(RecvFailure{kind, err, std::move(detail)});
 }
 
+DatagramResult fail_datagram(RecvError kind, int err, std::string detail) {
+    return config::unexpected(RecvFailure{kind, err, std::move(detail)});
+}
+
 }  // namespace
 
-RecvResult recv_handoff(int channel, std::vector<std::uint8_t> &scratch) {
+DatagramResult recv_datagram(int channel, std::vector<std::uint8_t> &scratch) {
     if (scratch.size() != kMaxMessageBytes) scratch.resize(kMaxMessageBytes);
 
     iovec iov{scratch.data(), scratch.size()};
@@ -146,31 +150,46 @@ RecvResult recv_handoff(int channel, std::vector<std::uint8_t> &scratch) {
         n = ::recvmsg(channel, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
-        if (errno == EAGAIN) return fail(RecvError::kWouldBlock, EAGAIN, "nothing queued");
-        if (errno == ECONNRESET) return fail(RecvError::kClosed, errno, "channel reset");
-        return fail(RecvError::kSystem, errno, std::string("recvmsg: ") + std::strerror(errno));
+        if (errno == EAGAIN) return fail_datagram(RecvError::kWouldBlock, EAGAIN, "nothing queued");
+        if (errno == ECONNRESET) return fail_datagram(RecvError::kClosed, errno, "channel reset");
+        return fail_datagram(RecvError::kSystem, errno,
+                             std::string("recvmsg: ") + std::strerror(errno));
     }
 
     // Take ownership of every fd that arrived, whatever happens next.
-    std::vector<UniqueFd> fds;
+    Datagram d;
+    d.size = static_cast<std::size_t>(n);
     for (cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm != nullptr; cm = CMSG_NXTHDR(&msg, cm)) {
         if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
         const std::size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
         for (std::size_t i = 0; i < count; ++i) {
             int fd;
             std::memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
-            fds.emplace_back(fd);
+            d.fds.emplace_back(fd);
         }
     }
 
-    if (n == 0 && fds.empty() && (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0)
-        return fail(RecvError::kClosed, 0, "channel closed");
+    if (n == 0 && d.fds.empty() && (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0)
+        return fail_datagram(RecvError::kClosed, 0, "channel closed");
     if (msg.msg_flags & MSG_TRUNC)
-        return fail(RecvError::kTruncated, EMSGSIZE, "datagram longer than the largest handoff");
+        return fail_datagram(RecvError::kTruncated, EMSGSIZE,
+                             "datagram longer than the largest handoff");
     if (msg.msg_flags & MSG_CTRUNC)
-        return fail(RecvError::kTruncated, EMSGSIZE, "ancillary data truncated");
+        return fail_datagram(RecvError::kTruncated, EMSGSIZE, "ancillary data truncated");
+    return d;
+}
 
-    const auto size = static_cast<std::size_t>(n);
+RecvResult recv_handoff(int channel, std::vector<std::uint8_t> &scratch) {
+    auto d = recv_datagram(channel, scratch);
+    if (!d) return config::unexpected(std::move(d).error());
+    return parse_handoff(std::move(d).value(), scratch);
+}
+
+RecvResult parse_handoff(Datagram datagram, const std::vector<std::uint8_t> &scratch) {
+    std::vector<UniqueFd> &fds = datagram.fds;
+    const std::size_t size = datagram.size;
+    if (size > scratch.size())
+        return fail(RecvError::kBadMessage, EBADMSG, "datagram larger than the buffer");
     if (size < sizeof(WireHeader))
         return fail(RecvError::kBadMessage, EBADMSG,
                     "datagram of " + std::to_string(size) + " bytes is shorter than the header");

@@ -14,6 +14,10 @@
 // from the same build, so the header is a plain struct in host byte order; magic, version and
 // header_size let the receiver reject anything else.
 //
+// The socket arrives non-blocking (accept4 with SOCK_NONBLOCK) and with TCP_NODELAY set (the
+// daemon's listeners set it; accepted sockets inherit it), so a worker makes no system call to
+// set either.
+//
 // The receiver drops (and reports) datagrams that were truncated (MSG_TRUNC/MSG_CTRUNC), that
 // are malformed, or that do not carry exactly one fd; every fd that arrived with a dropped
 // datagram is closed.
@@ -137,8 +141,26 @@ using RecvResult = config::Result<Received, RecvFailure>;
 
 std::string_view recv_error_name(RecvError error);
 
-// Receives one datagram. `scratch` is reused across calls (grown to kMaxMessageBytes).
-// Fds that arrived with a rejected datagram are closed before returning.
+// One datagram from the channel: its bytes are the first `size` bytes of the caller's
+// scratch buffer, the fds that came with it are owned here (closed if nobody takes them).
+// The channel also carries other kinds of message (ticket keys): the caller looks at the
+// magic in the bytes and parses with parse_handoff or that kind's decoder, so each datagram
+// costs one recvmsg.
+struct Datagram {
+    std::size_t size = 0;
+    std::vector<UniqueFd> fds;
+};
+using DatagramResult = config::Result<Datagram, RecvFailure>;
+
+// `scratch` is reused across calls (grown to kMaxMessageBytes). kWouldBlock, kClosed,
+// kTruncated and kSystem are the failures here; a datagram's content is not checked.
+DatagramResult recv_datagram(int channel, std::vector<std::uint8_t> &scratch);
+
+// The handoff in a datagram received into `scratch`; kBadMessage when it is not one. Fds of a
+// rejected datagram are closed before returning.
+RecvResult parse_handoff(Datagram datagram, const std::vector<std::uint8_t> &scratch);
+
+// recv_datagram + parse_handoff, for a channel that carries handoffs only.
 RecvResult recv_handoff(int channel, std::vector<std::uint8_t> &scratch);
 
 }  // namespace sni::handoff

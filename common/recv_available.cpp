@@ -13,6 +13,9 @@ RecvAvailable recv_available(int fd, std::vector<std::uint8_t> &out, std::size_t
         const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
         if (n > 0) {
             out.insert(out.end(), buf, buf + n);
+            // A short read emptied the receive queue: no second recv() to hear EAGAIN. A FIN
+            // queued behind the bytes is seen on the next (level-triggered) wake-up.
+            if (static_cast<std::size_t>(n) < sizeof buf) return {};
             continue;
         }
         if (n == 0) return {.eof = true};

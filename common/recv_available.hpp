@@ -12,8 +12,9 @@ struct RecvAvailable {
     int error = 0;     // errno of a failed recv (0: none)
 };
 
-// Appends to `out` until recv would block, the peer closed, recv failed, or `out` holds more
-// than `limit` bytes. EINTR is retried.
+// Appends to `out` until the receive queue is empty (a short read, or recv would block), the
+// peer closed, recv failed, or `out` holds more than `limit` bytes. EINTR is retried. A FIN
+// right behind the bytes of a short read is reported by the next call.
 RecvAvailable recv_available(int fd, std::vector<std::uint8_t> &out, std::size_t limit);
 
 }  // namespace sni

@@ -15,7 +15,10 @@ namespace sni::loader {
 
 namespace {
 
-constexpr int kAcceptBatch = 64;  // per wake-up, so one busy listener cannot starve the rest
+// One connection per wake-up, like nginx's default (multi_accept off): the listener is
+// level-triggered, so a backlog wakes the next epoll_wait at once, and the usual single new
+// connection costs no second accept4 that finds nothing.
+constexpr int kAcceptBatch = 1;
 
 }  // namespace
 
@@ -80,10 +83,15 @@ void Daemon::start_connection(std::size_t socket_index, UniqueFd fd, const socka
     c.accepted_ns = monotonic_ns();
     c.client = peer;
     c.client_len = peer_len;
-    c.local_len = sizeof c.local;
-    if (::getsockname(fd.get(), reinterpret_cast<sockaddr *>(&c.local), &c.local_len) != 0) {
-        c.local = ls.local;
-        c.local_len = ls.local_len;
+    c.local = ls.local;  // a listener bound to one address: that is the local address
+    c.local_len = ls.local_len;
+    if (ls.wildcard) {
+        socklen_t len = sizeof c.local;
+        sockaddr_storage local{};
+        if (::getsockname(fd.get(), reinterpret_cast<sockaddr *>(&local), &len) == 0) {
+            c.local = local;
+            c.local_len = len;
+        }
     }
     c.cookie = socket_cookie(fd.get()).value_or(0);
     c.fd = std::move(fd);

@@ -318,19 +318,24 @@ KernelSteering::DrainResult KernelSteering::drain(int fd, uint64_t cookie,
                                                   std::vector<uint8_t> &bytes) {
     // Bounded: more than a handoff can carry is refused by the daemon anyway.
     const bool open = recv_available(fd, bytes, handoff::kMaxHelloBytes).error == 0;
+    // Let go only when the psock holds nothing that its removal could drop. When everything
+    // TCP received has been read here (the usual case: the ClientHello and nothing after it),
+    // that is certain without asking the map: every byte read came through the verdict.
+    const uint64_t before = tcp_bytes_received(fd);
     steer_conn conn{};
-    if (bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.conns), &cookie, &conn) == 0 && open) {
+    if (open && before != bytes.size() &&
+        bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.conns), &cookie, &conn) == 0) {
         // framed counts what the verdict passed to the socket; it is set before the decision
-        // is emitted and grows with every later buffer. Let go only when everything TCP
-        // received was passed and everything passed was read: then the psock holds nothing
-        // that its removal could drop.
+        // is emitted and grows with every later buffer. Wait until everything TCP received was
+        // passed and everything passed was read.
         if (conn.framed == 0 || bytes.size() < conn.framed) return {Drain::kWaiting, {}};
-        if (tcp_bytes_received(fd) > conn.framed) return {Drain::kWaiting, {}};
+        if (before > conn.framed) return {Drain::kWaiting, {}};
     }
     release(cookie);
-    recv_available(fd, bytes, handoff::kMaxHelloBytes);
-
+    // What arrives from now on stays in the socket for the worker; only a loss is looked for:
+    // bytes TCP took in while the socket left the map that are neither read nor queued.
     const uint64_t received = tcp_bytes_received(fd);
+    if (received == before && before <= bytes.size()) return {};
     int queued = 0;
     // FIONREAD is rcv_nxt - copied_seq; kernels that consumed part of the stream through the
     // stream parser can leave copied_seq ahead and report a negative count: that is nothing

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -53,6 +54,10 @@ config::Result<ListenerSocket, std::string> bind_one(std::uint32_t listener_id,
     const int one = 1;
     if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
         return fail(std::string("SO_REUSEADDR: ") + std::strerror(errno));
+    // Accepted sockets inherit TCP_NODELAY from their listener: the workers rely on it (the
+    // handoff contract, common/handoff.hpp) instead of setting it on every connection.
+    if (::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+        return fail(std::string("TCP_NODELAY: ") + std::strerror(errno));
     if (family == AF_INET6 &&
         ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0)
         return fail(std::string("IPV6_V6ONLY: ") + std::strerror(errno));
@@ -67,6 +72,11 @@ config::Result<ListenerSocket, std::string> bind_one(std::uint32_t listener_id,
     ls.local_len = sizeof ls.local;
     if (::getsockname(fd.get(), reinterpret_cast<sockaddr *>(&ls.local), &ls.local_len) != 0)
         return fail(std::string("getsockname: ") + std::strerror(errno));
+    if (family == AF_INET)
+        ls.wildcard = reinterpret_cast<const sockaddr_in *>(&ss)->sin_addr.s_addr == INADDR_ANY;
+    else
+        ls.wildcard =
+            IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6 *>(&ss)->sin6_addr);
     ls.fd = std::move(fd);
     return ls;
 }

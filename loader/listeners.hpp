@@ -22,6 +22,9 @@ struct ListenerSocket {
     std::string interface_bind;     // the interface bind it came from ("eth0:443"), else ""
     sockaddr_storage local{};       // the bound address (getsockname)
     socklen_t local_len = 0;
+    // Bound to 0.0.0.0 or ::: each accepted socket's own local address must be asked for.
+    // Otherwise `local` is every accepted socket's local address.
+    bool wildcard = false;
     UniqueFd fd;
 };
 

@@ -262,42 +262,28 @@ void Pools::on_channel_event(std::uint64_t channel_id, std::uint32_t events) {
     if (events & EPOLLOUT) flush(pool, worker);
 }
 
+// One datagram per wake-up (a worker sends one per batch of reports): the channel is
+// level-triggered, so another queued datagram wakes the next epoll_wait, and the usual single
+// one costs no second recvmsg that finds nothing.
 void Pools::read_reports(std::uint32_t pool, std::uint32_t worker) {
     Worker &w = pools_[pool].workers[worker];
-    report_buf_.resize(sizeof(conn_report::Report) + 64);
-    // Bounded per wake-up so a chatty worker cannot starve the loop (level-triggered).
-    for (int i = 0; i < 1024 && w.channel; ++i) {
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
-        iovec iov{report_buf_.data(), report_buf_.size()};
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        const ssize_t n = ::recvmsg(w.channel.get(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return;  // EAGAIN, or the worker's end closed (seen as RDHUP)
-        // Workers send no fds; close any that came anyway.
-        for (cmsghdr *c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-            const std::size_t fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (std::size_t k = 0; k < fds; ++k) {
-                int fd;
-                std::memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof fd);
-                ::close(fd);
-            }
-        }
-        const std::span<const std::uint8_t> datagram(report_buf_.data(),
-                                                     static_cast<std::size_t>(n));
-        const auto report = (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0 &&
-                                    conn_report::magic_of(datagram) == conn_report::kMagic
-                                ? conn_report::decode(datagram)
-                                : std::nullopt;
-        if (report)
-            reports_.on_report(pool, worker, w.pid, *report);
-        else
-            reports_.on_malformed();
+    if (!w.channel) return;
+    // Workers send no fds; any that came anyway close with the datagram.
+    const auto d = handoff::recv_datagram(w.channel.get(), report_buf_);
+    if (!d) {
+        // Nothing queued, or the worker's end closed (seen as RDHUP); a truncated one is bad.
+        if (d.error().kind == handoff::RecvError::kTruncated) reports_.on_malformed();
+        return;
     }
+    const std::span<const std::uint8_t> datagram(report_buf_.data(), d->size);
+    const auto reports = conn_report::magic_of(datagram) == conn_report::kMagic
+                             ? conn_report::decode_all(datagram)
+                             : std::nullopt;
+    if (!reports) {
+        reports_.on_malformed();
+        return;
+    }
+    for (const auto &report : *reports) reports_.on_report(pool, worker, w.pid, report);
 }
 
 std::vector<Pools::PoolState> Pools::pool_states() const {

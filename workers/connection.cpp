@@ -38,10 +38,11 @@ Connection::Connection(ConnEnv &env, RouteRuntime &route, handoff::Received rece
       handoff_(received.handoff),
       hello_(std::move(received.hello)),
       id_(id) {
+    // The daemon accepts with SOCK_NONBLOCK and its listeners set TCP_NODELAY, which accepted
+    // sockets inherit (common/handoff.hpp): only a blocking socket from elsewhere is changed.
     const int fd = received.conn.get();
-    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-    const int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (const int fl = ::fcntl(fd, F_GETFL); fl >= 0 && (fl & O_NONBLOCK) == 0)
+        ::fcntl(fd, F_SETFL, fl | O_NONBLOCK);
     client_.set_fd(std::move(received.conn));
 
     stats_.conn_id = handoff_.conn_id;
@@ -85,15 +86,15 @@ void Connection::on_event(LegId leg, std::uint32_t events, Clock::time_point now
     }
     last_activity_ = now;
     if (leg == LegId::kBackend && backend_state_ == Backend::kConnecting) {
-        int err = socket_error(backend_.fd());
-        if (err == 0 && !(events & EPOLLOUT)) err = ECONNRESET;  // HUP/ERR without an error
-        sockaddr_storage peer{};
-        socklen_t peer_len = sizeof peer;
-        const bool still_connecting =
-            err == 0 &&
-            ::getpeername(backend_.fd(), reinterpret_cast<sockaddr *>(&peer), &peer_len) != 0 &&
-            errno == ENOTCONN;
-        if (!still_connecting) on_connect_result(err, now);
+        // TCP reports EPOLLOUT only once the connection is established (tcp_poll: nothing while
+        // SYN_SENT), so a plain EPOLLOUT needs no SO_ERROR to confirm it.
+        if (events & (EPOLLERR | EPOLLHUP)) {
+            int err = socket_error(backend_.fd());
+            if (err == 0 && !(events & EPOLLOUT)) err = ECONNRESET;  // HUP/ERR without an error
+            on_connect_result(err, now);
+        } else if (events & EPOLLOUT) {
+            on_connect_result(0, now);
+        }
     }
     advance(now);
 }
@@ -278,8 +279,10 @@ void Connection::finish(conn_report::CloseReason why, const std::string &detail,
         stats_.backend_end = down_->source_end();
     }
     if (kernel_) kernel_leave();  // before the fds close
+    // No EPOLL_CTL_DEL: closing the last fd of a socket takes it out of epoll, and this process
+    // holds the only one (the daemon closes its copy once the handoff is sent; an event that
+    // slips in before that carries this connection's id, which is never reused, and is ignored).
     for (Leg *leg : {&client_, &backend_}) {
-        if (leg->in_epoll) env_.epoll.remove(leg->fd());
         leg->in_epoll = false;
         leg->close();
     }

@@ -156,7 +156,7 @@ class Connection {
     bool k_down_eof_ = false, k_down_done_ = false;
     std::uint64_t k_seen_bytes_ = 0;                        // for the idle timeout
     std::uint64_t k_up_bytes_ = 0, k_down_bytes_ = 0;       // last read redirected counts
-    std::uint64_t k_base_backend_ = 0, k_base_client_ = 0;  // tcp_bytes_queued before pairing
+    std::uint64_t k_base_backend_ = 0, k_base_client_ = 0;  // written by us before pairing
     std::optional<Clock::time_point> k_flush_at_;           // re-check a FIN waiting for its bytes
     bool wants_resume_ = false;
     bool finished_ = false;

@@ -23,14 +23,12 @@ constexpr auto kFlushPoll = std::chrono::milliseconds(1);
 }  // namespace
 
 bool Connection::start_kernel_relay(Clock::time_point now) {
-    // What each socket had taken for sending before the pair (the ClientHello, on the backend):
-    // a FIN goes out once the socket has taken this plus what was redirected to it.
-    const auto base_backend = tcp_bytes_queued(backend_.fd());
-    const auto base_client = tcp_bytes_queued(client_.fd());
-    if (!base_backend || !base_client) return false;
-    k_base_backend_ = *base_backend;
-    k_base_client_ = *base_client;
-    auto joined = env_.relay->join(client_.fd(), backend_.fd());
+    // What each socket had taken for sending before the pair: the preamble (PROXY header,
+    // ClientHello and what followed it) on the backend, nothing on the client. A FIN goes out
+    // once the socket has taken this plus what was redirected to it.
+    k_base_backend_ = preamble_sent_;
+    k_base_client_ = 0;
+    auto joined = env_.relay->join(client_.fd(), handoff_.cookie, backend_.fd());
     if (!joined) {
         const KernelRelay::JoinError &e = joined.error();
         if (e.err == EPERM || e.err == EACCES) {
@@ -64,7 +62,7 @@ bool Connection::start_kernel_relay(Clock::time_point now) {
 
 void Connection::kernel_event(LegId leg, std::uint32_t events, Clock::time_point now) {
     const Leg &l = leg == LegId::kClient ? client_ : backend_;
-    if (events & (EPOLLERR | EPOLLHUP)) {
+    if (events & EPOLLERR) {  // a reset; a plain EPOLLHUP is both FINs
         if (const int err = socket_error(l.fd()); err != 0) {
             finish(conn_report::CloseReason::kRelayError, l.name() + ": " + std::strerror(err),
                    now);

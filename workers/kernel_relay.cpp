@@ -48,6 +48,37 @@ bool map_lookup(int map, const void *key, void *value) {
     return bpf_call(BPF_MAP_LOOKUP_ELEM, attr) == 0;
 }
 
+// Both peer entries in one call (BPF_MAP_UPDATE_BATCH / BPF_MAP_DELETE_BATCH, hash maps since
+// 5.6); a kernel without batch ops for the map (EINVAL, ENOTSUPP) gets one call per entry.
+bool batch_unsupported(int err) {
+    constexpr int kEnotsupp = 524;  // the kernel's ENOTSUPP, not in userspace headers
+    return err == EINVAL || err == kEnotsupp || err == EOPNOTSUPP;
+}
+
+int map_update_two(int map, const std::uint64_t (&keys)[2], const relay_peer (&values)[2]) {
+    bpf_attr attr{};
+    attr.batch.map_fd = static_cast<__u32>(map);
+    attr.batch.keys = reinterpret_cast<__u64>(keys);
+    attr.batch.values = reinterpret_cast<__u64>(values);
+    attr.batch.count = 2;
+    attr.batch.elem_flags = BPF_ANY;
+    if (bpf_call(BPF_MAP_UPDATE_BATCH, attr) == 0 && attr.batch.count == 2) return 0;
+    if (!batch_unsupported(errno)) return errno;
+    for (int i = 0; i < 2; ++i)
+        if (const int err = map_update(map, &keys[i], &values[i]); err != 0) return err;
+    return 0;
+}
+
+void map_delete_two(int map, const std::uint64_t (&keys)[2]) {
+    bpf_attr attr{};
+    attr.batch.map_fd = static_cast<__u32>(map);
+    attr.batch.keys = reinterpret_cast<__u64>(keys);
+    attr.batch.count = 2;
+    if (bpf_call(BPF_MAP_DELETE_BATCH, attr) == 0 && attr.batch.count == 2) return;
+    // ENOENT stops a batch at the first missing key: delete the rest one by one.
+    for (const std::uint64_t &k : keys) map_delete(map, &k);
+}
+
 bool parse_fd(const char *&p, int &fd) {
     char *end = nullptr;
     const long v = std::strtol(p, &end, 10);
@@ -73,18 +104,17 @@ config::Result<std::unique_ptr<KernelRelay>, std::string> KernelRelay::from_env(
     return std::make_unique<KernelRelay>(UniqueFd(socks), UniqueFd(peers));
 }
 
-config::Result<KernelRelay::Pair, KernelRelay::JoinError> KernelRelay::join(int client_fd,
-                                                                            int backend_fd) {
-    const auto c = socket_cookie(client_fd);
+config::Result<KernelRelay::Pair, KernelRelay::JoinError> KernelRelay::join(
+    int client_fd, std::uint64_t client_cookie, int backend_fd) {
+    const auto c = client_cookie != 0 ? std::optional(client_cookie) : socket_cookie(client_fd);
     const auto b = socket_cookie(backend_fd);
     if (!c || !b) return config::unexpected(JoinError{errno, "SO_COOKIE"});
     const Pair pair{*c, *b};
-    const relay_peer to_backend{pair.backend, 0, 0};
-    const relay_peer to_client{pair.client, 0, 0};
+    const std::uint64_t keys[2] = {pair.client, pair.backend};
+    const relay_peer peers[2] = {{pair.backend, 0, 0}, {pair.client, 0, 0}};
     const std::uint64_t cfd = static_cast<std::uint64_t>(client_fd);
     const std::uint64_t bfd = static_cast<std::uint64_t>(backend_fd);
-    int err = map_update(peers_.get(), &pair.client, &to_backend);
-    if (err == 0) err = map_update(peers_.get(), &pair.backend, &to_client);
+    int err = map_update_two(peers_.get(), keys, peers);
     if (err != 0) {
         unpair(pair);
         return config::unexpected(JoinError{err, "relay peers update"});
@@ -106,7 +136,7 @@ KernelRelay::Counts KernelRelay::counts(std::uint64_t cookie) const {
 }
 
 void KernelRelay::leave(const Pair &pair) {
-    for (std::uint64_t k : {pair.client, pair.backend}) map_delete(peers_.get(), &k);
+    map_delete_two(peers_.get(), {pair.client, pair.backend});
 }
 
 void KernelRelay::unpair(const Pair &pair) {

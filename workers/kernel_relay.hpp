@@ -38,7 +38,9 @@ class KernelRelay {
     // nothing between its ClientHello and the backend's answer, so no byte can arrive on it
     // while its peer is not in the map yet. Then both are kicked (SO_RCVLOWAT) so bytes queued
     // before the insert are redirected too. On error nothing stays in the maps.
-    config::Result<Pair, JoinError> join(int client_fd, int backend_fd);
+    // `client_cookie`: the client socket's cookie as the daemon read it (0: ask the kernel).
+    config::Result<Pair, JoinError> join(int client_fd, std::uint64_t client_cookie,
+                                         int backend_fd);
 
     struct Counts {
         std::uint64_t bytes = 0;  // redirected to the peer
@@ -47,7 +49,7 @@ class KernelRelay {
     Counts counts(std::uint64_t cookie) const;
 
     // Forgets the pair, just before both fds are closed: closing a socket takes it out of the
-    // SOCKHASH by itself, so only the peer entries are deleted.
+    // SOCKHASH by itself, so only the peer entries are deleted (both in one call).
     void leave(const Pair &pair);
     // Takes both sockets out of both maps (a join that failed half-way; the fds stay open).
     void unpair(const Pair &pair);

@@ -45,6 +45,7 @@ int Worker::run() {
     ready.event = conn_report::Event::kReady;
     reports_.send(ready);
     health_->report_all();
+    reports_.flush();
     std::vector<epoll_event> events(256);
     for (;;) {
         Clock::time_point now = Clock::now();
@@ -52,6 +53,7 @@ int Worker::run() {
         std::optional<Clock::time_point> wake = timers_.next();
         if (drain_deadline_ && (!wake || *drain_deadline_ < *wake)) wake = drain_deadline_;
         if (const auto h = health_->next(); h && (!wake || *h < *wake)) wake = h;
+        if (const auto r = reports_.next_flush(); r && (!wake || *r < *wake)) wake = r;
         const int timeout = ready_.empty() ? timeout_until(wake, now) : 0;
         const int n = epoll_.wait(events, timeout);
         now = Clock::now();
@@ -60,7 +62,9 @@ int Worker::run() {
         health_->on_timer(now);
         run_ready(now);
         if (drain_deadline_ && now >= *drain_deadline_) abort_all("worker shutdown", now);
+        reports_.flush_due(now);
     }
+    reports_.flush();
     log_.info("worker stopped", {log::kv("pid", ::getpid())});
     return 0;
 }
@@ -86,40 +90,49 @@ void Worker::dispatch(const epoll_event &ev, Clock::time_point now) {
     after(conn);
 }
 
+// One datagram per wake-up: the channel is level-triggered, so another one queued wakes the
+// next epoll_wait, and the usual single handoff costs no extra recvmsg that finds nothing.
 void Worker::on_channel(Clock::time_point now) {
-    while (taking_) {
-        // The channel carries handoffs and other kinds of datagram: dispatch on the magic.
-        if (tickets::peek_magic(channel_) == tickets::kMagic) {
-            on_ticket_keys();
-            continue;
+    if (!taking_) return;
+    // The channel carries handoffs and ticket keys: dispatch on the magic.
+    auto d = handoff::recv_datagram(channel_, scratch_);
+    if (d) {
+        std::uint32_t magic = 0;
+        if (d->size >= sizeof magic) std::memcpy(&magic, scratch_.data(), sizeof magic);
+        if (magic == tickets::kMagic) {
+            on_ticket_keys(d->size);  // an fd wrongly attached to it closes with `d`
+            return;
         }
-        auto r = handoff::recv_handoff(channel_, scratch_);
+        auto r = handoff::parse_handoff(std::move(d).value(), scratch_);
         if (r) {
             accept(std::move(r).value(), now);
-            continue;
+            return;
         }
-        const auto &e = r.error();
-        switch (e.kind) {
-            case handoff::RecvError::kWouldBlock:
-                return;
-            case handoff::RecvError::kClosed:
-                stop_taking("channel closed", now);
-                return;
-            case handoff::RecvError::kSystem:
-                log_.error("handoff channel failed", {log::kv("detail", e.detail)});
-                stop_taking("channel failed", now);
-                return;
-            default:
-                log_.error("bad handoff dropped",
-                           {log::kv("error", handoff::recv_error_name(e.kind)),
-                            log::kv("detail", e.detail)});
-                break;
-        }
+        log_.error("bad handoff dropped",
+                   {log::kv("error", handoff::recv_error_name(r.error().kind)),
+                    log::kv("detail", r.error().detail)});
+        return;
+    }
+    const auto &e = d.error();
+    switch (e.kind) {
+        case handoff::RecvError::kWouldBlock:
+            return;
+        case handoff::RecvError::kClosed:
+            stop_taking("channel closed", now);
+            return;
+        case handoff::RecvError::kSystem:
+            log_.error("handoff channel failed", {log::kv("detail", e.detail)});
+            stop_taking("channel failed", now);
+            return;
+        default:
+            log_.error("bad handoff dropped", {log::kv("error", handoff::recv_error_name(e.kind)),
+                                               log::kv("detail", e.detail)});
+            return;
     }
 }
 
-void Worker::on_ticket_keys() {
-    auto keys = tickets::recv_keys(channel_);
+void Worker::on_ticket_keys(std::size_t size) {
+    auto keys = tickets::decode({scratch_.data(), size});
     if (!keys) {
         log_.error("bad ticket key message dropped", {log::kv("error", keys.error())});
         return;

@@ -45,7 +45,7 @@ class Worker {
   private:
     void dispatch(const epoll_event &ev, Clock::time_point now);
     void on_channel(Clock::time_point now);
-    void on_ticket_keys();
+    void on_ticket_keys(std::size_t size);  // the message is in scratch_
     void on_signal(Clock::time_point now);
     void accept(handoff::Received received, Clock::time_point now);
     void after(Connection &conn);

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <cstring>
+
 #include "common/conn_report.hpp"
 #include "common/fd.hpp"
 #include "loader/http_endpoint.hpp"
@@ -83,6 +85,38 @@ TEST(ConnReport, DecodeRejectsOtherDatagrams) {
     bad.event = static_cast<Event>(9);
     EXPECT_FALSE(conn_report::decode(bytes(bad)));
     EXPECT_EQ(conn_report::magic_of(std::span<const std::uint8_t>()), 0u);
+}
+
+TEST(ConnReport, BatchTravelsAsOneDatagramAndDecodesInOrder) {
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+    UniqueFd a(sv[0]), b(sv[1]);
+    const std::vector<Report> batch = {opened(1, 0), closed(1, 0, CloseReason::kClosed),
+                                       opened(2, 1)};
+    ASSERT_TRUE(conn_report::send_reports(a.get(), batch));
+    std::vector<std::uint8_t> buf(conn_report::kMaxBatch * sizeof(Report));
+    const ssize_t n = ::recv(b.get(), buf.data(), buf.size(), 0);
+    ASSERT_EQ(n, static_cast<ssize_t>(3 * sizeof(Report)));
+    const auto got = conn_report::decode_all({buf.data(), static_cast<std::size_t>(n)});
+    ASSERT_TRUE(got);
+    ASSERT_EQ(got->size(), 3u);
+    EXPECT_EQ((*got)[0].event, Event::kOpened);
+    EXPECT_EQ((*got)[1].event, Event::kClosed);
+    EXPECT_EQ((*got)[1].conn_id, 1u);
+    EXPECT_EQ((*got)[2].conn_id, 2u);
+
+    // Too many for one datagram, none at all, a partial report, one bad report in the batch.
+    EXPECT_FALSE(
+        conn_report::send_reports(a.get(), std::vector<Report>(conn_report::kMaxBatch + 1)));
+    EXPECT_FALSE(conn_report::send_reports(a.get(), {}));
+    std::vector<std::uint8_t> bytes(reinterpret_cast<const std::uint8_t *>(batch.data()),
+                                    reinterpret_cast<const std::uint8_t *>(batch.data() + 3));
+    EXPECT_FALSE(conn_report::decode_all({bytes.data(), bytes.size() - 1}));
+    EXPECT_FALSE(conn_report::decode_all({}));
+    Report bad = batch[1];
+    bad.event = static_cast<Event>(9);
+    std::memcpy(bytes.data() + sizeof(Report), &bad, sizeof bad);
+    EXPECT_FALSE(conn_report::decode_all(bytes));
 }
 
 TEST(ConnReport, FullChannelDropsWithoutBlocking) {

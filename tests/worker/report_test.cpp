@@ -26,12 +26,12 @@ std::vector<Report> read_reports(int channel,
     while (!pred(out) && std::chrono::steady_clock::now() < until) {
         pollfd p{channel, POLLIN, 0};
         if (::poll(&p, 1, 50) <= 0) continue;
-        std::uint8_t buf[sizeof(Report) + 64];
-        const ssize_t n = ::recv(channel, buf, sizeof buf, MSG_DONTWAIT);
+        std::vector<std::uint8_t> buf(conn_report::kMaxBatch * sizeof(Report) + 64);
+        const ssize_t n = ::recv(channel, buf.data(), buf.size(), MSG_DONTWAIT);
         if (n <= 0) continue;
-        const auto r = conn_report::decode({buf, static_cast<std::size_t>(n)});
-        EXPECT_TRUE(r) << "a datagram that is not a report, " << n << " bytes";
-        if (r) out.push_back(*r);
+        const auto rs = conn_report::decode_all({buf.data(), static_cast<std::size_t>(n)});
+        EXPECT_TRUE(rs) << "a datagram that is not a batch of reports, " << n << " bytes";
+        if (rs) out.insert(out.end(), rs->begin(), rs->end());
     }
     return out;
 }
