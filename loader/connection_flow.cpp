@@ -221,6 +221,13 @@ void Daemon::take_from_kernel(Connection &conn) {
     const std::uint64_t id = conn.id;
     const auto drained = classifier_.bpf->steering().drain(conn.fd.get(), conn.cookie, conn.hello);
     if (drained.status == KernelSteering::Drain::kWaiting) {
+        if (conn.hello.size() > handoff::kMaxHelloBytes) {
+            // The client keeps sending without waiting for an answer, more than a handoff
+            // carries: the bytes queued in the kernel would be lost by letting go, so the
+            // connection ends now, with its reason, instead of at client_hello_timeout.
+            close_connection(id, &Counters::handoff_error, "too many bytes after the ClientHello");
+            return;
+        }
         // The verdict has not queued the bytes yet: wait for them (level-triggered EPOLLIN).
         if (conn.state != ConnState::kDraining) {
             conn.state = ConnState::kDraining;

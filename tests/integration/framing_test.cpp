@@ -99,6 +99,29 @@ TEST_P(FramingTest, HelloOverTheCapInSmallRecordsIsClosed) {
     expect_reply_then_close(main_port_, big, {});
 }
 
+// A client that sends far more than a handoff carries (256 KiB) right after its ClientHello,
+// without waiting for an answer. Userspace: the daemon consumes only the hello's records and
+// the worker gets the rest from the socket. BPF: everything the client sent is queued in the
+// kernel's map and would be lost by letting go, so the daemon closes at once with its reason
+// (it used to wait for client_hello_timeout).
+TEST_P(FramingTest, FloodAfterHelloIsEchoedOrClosedWithItsReason) {
+    const Bytes hello = build_client_hello({.sni = "p1.test"});
+    const Bytes flood = random_payload(300 * 1024, 8);
+    if (GetParam() == "userspace") {
+        expect_echo("127.0.0.1", main_port_, {hello}, 0ms, flood);
+        return;
+    }
+    Bytes both = hello;
+    both.insert(both.end(), flood.begin(), flood.end());
+    expect_reply_then_close(main_port_, both, {});
+    // Not "no ClientHello within client_hello_timeout": closed for its own reason.
+    EXPECT_TRUE(daemon_->wait_log(
+        [](const std::string &log) {
+            return log.find("too many bytes after the ClientHello") != std::string::npos;
+        },
+        2s));
+}
+
 TEST_P(FramingTest, IPv6Passthrough) {
     expect_echo("::1", main_port_, {build_client_hello({.sni = "p2.test"})}, 0ms,
                 random_payload(4096, 7));
