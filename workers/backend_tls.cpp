@@ -20,7 +20,7 @@ bool is_ip_literal(const std::string &name) {
 }  // namespace
 
 config::Result<std::unique_ptr<BackendTls>, std::string> BackendTls::create(
-    const config::Route &route, VerifyCache::Clock clock) {
+    const config::Route &route, VerifyCache::Clock clock, bool ktls) {
     auto fail = [&](const std::string &what) {
         return config::unexpected("route " + route.name + ": backend TLS: " + what);
     };
@@ -65,8 +65,8 @@ config::Result<std::unique_ptr<BackendTls>, std::string> BackendTls::create(
             !err.empty())
             return fail("client certificate: " + err);
     }
-    SSL_CTX_set_options(
-        ctx, SSL_OP_ENABLE_KTLS | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_options(ctx, (ktls ? SSL_OP_ENABLE_KTLS : 0) | SSL_OP_IGNORE_UNEXPECTED_EOF |
+                                 SSL_OP_NO_RENEGOTIATION);
     set_relay_modes(ctx);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(ctx, &BackendTls::on_new_session);

@@ -22,9 +22,10 @@ namespace sni::worker {
 
 class BackendTls {
   public:
-    // `clock` is the verify cache's clock (tests inject one; empty = time()).
+    // `clock` is the verify cache's clock (tests inject one; empty = time()). `ktls`: ask
+    // OpenSSL for kTLS (false where the kernel has no tls ULP: each try is a failing syscall).
     static config::Result<std::unique_ptr<BackendTls>, std::string> create(
-        const config::Route &route, VerifyCache::Clock clock = {});
+        const config::Route &route, VerifyCache::Clock clock = {}, bool ktls = true);
 
     BackendTls(const BackendTls &) = delete;
     BackendTls &operator=(const BackendTls &) = delete;
@@ -40,6 +41,7 @@ class BackendTls {
                                                 std::string_view client_alpn, bool resume = true);
 
     SessionCache &sessions() { return sessions_; }
+    SSL_CTX *ctx() const { return ctx_.get(); }
     // nullptr when the route verifies nothing or has `verify: {cache: false}`.
     const VerifyCache *verify_cache() const { return verify_cache_.get(); }
 

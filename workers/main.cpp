@@ -98,7 +98,9 @@ int run(int argc, char **argv) {
              {log::kv("ktls", worker::kernel_ktls_name(ktls.state)),
               log::kv("probe_errno", ktls.err), log::kv("detail", std::strerror(ktls.err))});
 
-    auto routes = worker::build_routes(cfg, o.pool);
+    // A kernel without the tls ULP (ENOENT): OpenSSL is not asked for kTLS, so no handshake
+    // makes the TCP_ULP setsockopts (two per leg) that would fail anyway.
+    auto routes = worker::build_routes(cfg, o.pool, ktls.state != worker::KernelKtls::kNoModule);
     if (!routes) {
         log.error("TLS setup failed", {log::kv("error", routes.error())});
         return 1;

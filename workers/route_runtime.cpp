@@ -26,19 +26,19 @@ RouteRuntime::RouteRuntime(std::size_t route_id, const config::Route &r,
       balancer(r.backend.balance, weights_of(r), usable_of(servers)) {}
 
 config::Result<std::vector<std::unique_ptr<RouteRuntime>>, std::string> build_routes(
-    const config::Config &config, std::string_view pool) {
+    const config::Config &config, std::string_view pool, bool ktls) {
     std::vector<std::unique_ptr<RouteRuntime>> out(config.routes.size());
     for (std::size_t i = 0; i < config.routes.size(); ++i) {
         const config::Route &r = config.routes[i];
         if (r.pool != pool) continue;
         auto rt = std::make_unique<RouteRuntime>(i, r, resolve_servers(r.backend.servers));
         if (r.mode != config::RouteMode::kPassthrough) {
-            auto server = ServerTls::create(r);
+            auto server = ServerTls::create(r, ktls);
             if (!server) return config::unexpected(server.error());
             rt->server_tls = std::move(server).value();
         }
         if (r.mode == config::RouteMode::kReencrypt) {
-            auto backend = BackendTls::create(r);
+            auto backend = BackendTls::create(r, {}, ktls);
             if (!backend) return config::unexpected(backend.error());
             rt->backend_tls = std::move(backend).value();
         }

@@ -28,8 +28,10 @@ struct RouteRuntime {
     RouteRuntime(std::size_t route_id, const config::Route &r, std::vector<ServerAddress> addrs);
 };
 
-// Indexed by route id; nullptr for routes of other pools. Errors name the route.
+// Indexed by route id; nullptr for routes of other pools. Errors name the route. `ktls`: the
+// TLS contexts ask OpenSSL for kTLS (false where the kernel has no tls ULP, so no handshake
+// tries a TCP_ULP setsockopt that cannot succeed).
 config::Result<std::vector<std::unique_ptr<RouteRuntime>>, std::string> build_routes(
-    const config::Config &config, std::string_view pool);
+    const config::Config &config, std::string_view pool, bool ktls = true);
 
 }  // namespace sni::worker

@@ -36,7 +36,7 @@ config::Result<std::vector<std::uint8_t>, std::string> read_bytes(const std::str
 }  // namespace
 
 config::Result<std::unique_ptr<ServerTls>, std::string> ServerTls::create(
-    const config::Route &route) {
+    const config::Route &route, bool ktls) {
     auto fail = [&](const std::string &what) {
         return config::unexpected("route " + route.name + ": client TLS: " + what);
     };
@@ -63,7 +63,7 @@ config::Result<std::unique_ptr<ServerTls>, std::string> ServerTls::create(
         self->staples_.push_back({std::move(leaf).value(), std::move(response).value()});
     }
 
-    SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS | SSL_OP_IGNORE_UNEXPECTED_EOF |
+    SSL_CTX_set_options(ctx, (ktls ? SSL_OP_ENABLE_KTLS : 0) | SSL_OP_IGNORE_UNEXPECTED_EOF |
                                  SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     set_relay_modes(ctx);
     const auto *sid = reinterpret_cast<const unsigned char *>(route.name.data());

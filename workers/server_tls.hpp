@@ -17,9 +17,10 @@ namespace sni::worker {
 
 class ServerTls {
   public:
-    // Everything is loaded and checked here; the error names the route and the file.
+    // Everything is loaded and checked here; the error names the route and the file. `ktls`:
+    // ask OpenSSL for kTLS (false where the kernel has no tls ULP).
     static config::Result<std::unique_ptr<ServerTls>, std::string> create(
-        const config::Route &route);
+        const config::Route &route, bool ktls = true);
 
     ServerTls(const ServerTls &) = delete;
     ServerTls &operator=(const ServerTls &) = delete;

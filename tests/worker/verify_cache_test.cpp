@@ -189,5 +189,16 @@ TEST_F(ReencryptVerifyCache, PinsAreCheckedOnEveryHit) {
     EXPECT_EQ(tls->verify_cache()->hits(), 1u);  // the chain itself was valid
 }
 
+// Where the kernel has no tls ULP the worker builds its contexts without SSL_OP_ENABLE_KTLS,
+// so no handshake makes TCP_ULP setsockopts that cannot succeed; elsewhere kTLS is asked for.
+TEST_F(ReencryptVerifyCache, KtlsIsAskedForOnlyWhereTheKernelHasIt) {
+    const config::Route r = route(9);
+    auto with = BackendTls::create(r, {}, true);
+    auto without = BackendTls::create(r, {}, false);
+    ASSERT_TRUE(with && without);
+    EXPECT_NE(SSL_CTX_get_options((*with)->ctx()) & SSL_OP_ENABLE_KTLS, 0u);
+    EXPECT_EQ(SSL_CTX_get_options((*without)->ctx()) & SSL_OP_ENABLE_KTLS, 0u);
+}
+
 }  // namespace
 }  // namespace sni::wtest
