@@ -190,7 +190,8 @@ TEST_F(ReencryptVerifyCache, PinsAreCheckedOnEveryHit) {
 }
 
 // Where the kernel has no tls ULP the worker builds its contexts without SSL_OP_ENABLE_KTLS,
-// so no handshake makes TCP_ULP setsockopts that cannot succeed; elsewhere kTLS is asked for.
+// so no handshake makes TCP_ULP setsockopts that cannot succeed, and with read-ahead from the
+// start; elsewhere kTLS is asked for and read-ahead waits for the handshake's end.
 TEST_F(ReencryptVerifyCache, KtlsIsAskedForOnlyWhereTheKernelHasIt) {
     const config::Route r = route(9);
     auto with = BackendTls::create(r, {}, true);
@@ -198,6 +199,9 @@ TEST_F(ReencryptVerifyCache, KtlsIsAskedForOnlyWhereTheKernelHasIt) {
     ASSERT_TRUE(with && without);
     EXPECT_NE(SSL_CTX_get_options((*with)->ctx()) & SSL_OP_ENABLE_KTLS, 0u);
     EXPECT_EQ(SSL_CTX_get_options((*without)->ctx()) & SSL_OP_ENABLE_KTLS, 0u);
+    // Without kTLS, read-ahead from the first handshake byte; with it, only after (per SSL).
+    EXPECT_EQ(SSL_CTX_get_read_ahead((*with)->ctx()), 0);
+    EXPECT_EQ(SSL_CTX_get_read_ahead((*without)->ctx()), 1);
 }
 
 }  // namespace
