@@ -116,6 +116,7 @@ class Connection {
     void advance(Clock::time_point now);
     void start_relay();
     void pump(Clock::time_point now);
+    bool should_pump(const Direction &d) const;
     void update_interest();
     void update_leg(Leg &leg, LegId id, std::uint32_t events);
     std::uint32_t client_events() const;
@@ -158,6 +159,13 @@ class Connection {
     std::uint64_t k_up_bytes_ = 0, k_down_bytes_ = 0;       // last read redirected counts
     std::uint64_t k_base_backend_ = 0, k_base_client_ = 0;  // written by us before pairing
     std::optional<Clock::time_point> k_flush_at_;           // re-check a FIN waiting for its bytes
+    // The readiness on_event() is handling, so pump() moves only the directions it concerns
+    // (a request from the client need not try the backend's read); nullopt: pump both.
+    struct Wake {
+        LegId leg;
+        std::uint32_t events;
+    };
+    std::optional<Wake> wake_;
     bool wants_resume_ = false;
     bool finished_ = false;
     ConnStats stats_;

@@ -46,6 +46,14 @@ std::uint32_t Direction::events_for(const Leg &leg) const {
     return ev;
 }
 
+bool Direction::woken_by(const Leg &leg, std::uint32_t events) const {
+    if (done_ || failed()) return false;
+    if ((events & (EPOLLERR | EPOLLHUP)) != 0) return true;
+    const bool ordinary =
+        (want_src_ | want_dst_) != 0 && (want_src_ & ~EPOLLIN) == 0 && (want_dst_ & ~EPOLLOUT) == 0;
+    return !ordinary || (events_for(leg) & events) != 0;
+}
+
 bool Direction::blocked(const IoResult &r, bool on_src) {
     (on_src ? want_src_ : want_dst_) = events_of(r.status);
     return true;
@@ -53,6 +61,7 @@ bool Direction::blocked(const IoResult &r, bool on_src) {
 
 std::size_t Direction::pump(std::size_t budget) {
     budget_hit_ = false;
+    src_drained_ = false;  // called on readiness (or to resume): read at least once
     want_src_ = want_dst_ = 0;
     if (done_ || failed()) return 0;
     std::size_t moved = 0;
@@ -78,8 +87,23 @@ bool Direction::finish_source() {
     return blocked(r, false);
 }
 
-// Returns true when it stopped for a reason other than the budget.
+// Returns true when it stopped for a reason other than the budget. Whatever the destination's
+// coalescing filter holds is sent before returning; when the socket is full the direction
+// also waits for it to be writable (and is not resumed for the budget: the filter is full).
 bool Direction::pump_buffered(std::size_t budget, std::size_t &moved) {
+    const bool stopped = move_buffered(budget, moved);
+    if (done_ || failed()) return stopped;
+    const IoResult f = dst_.flush();
+    if (f.status == IoStatus::kOk) return stopped;
+    if (f.status == IoStatus::kError) {
+        fail(dst_.name() + " " + f.error);
+        return true;
+    }
+    want_dst_ |= EPOLLOUT;
+    return true;
+}
+
+bool Direction::move_buffered(std::size_t budget, std::size_t &moved) {
     if (in_pipe_ > 0 && !drain_pipe(moved)) return true;  // left over from splice mode
     if (!buf_) buf_.reset(new std::uint8_t[kBufferSize]);
     while (moved < budget) {
@@ -99,9 +123,16 @@ bool Direction::pump_buffered(std::size_t budget, std::size_t &moved) {
             return blocked(w, false);
         }
         if (src_eof_) return finish_source();
+        if (src_drained_) {
+            // The last read emptied the socket and OpenSSL: wait for EPOLLIN (level-triggered,
+            // so bytes that came meanwhile wake us at once) rather than read into EAGAIN.
+            want_src_ = EPOLLIN;
+            return true;
+        }
         const IoResult r = src_.read({buf_.get(), kBufferSize});
         if (r.status == IoStatus::kOk) {
             tail_ = r.bytes;
+            src_drained_ = r.drained;
             continue;
         }
         if (r.status == IoStatus::kEof) {

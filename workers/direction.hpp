@@ -41,9 +41,16 @@ class Direction {
 
     // The epoll events this direction waits for on `leg` (0 when none).
     std::uint32_t events_for(const Leg &leg) const;
+    // Whether readiness `events` on `leg` can let this direction move. Only a direction that
+    // waits for the ordinary things (its source readable, its destination writable) can be
+    // skipped when neither came; one that waits for nothing (not started, out of budget) or
+    // for OpenSSL's crossed needs (a read that must write, a write that must read: a
+    // renegotiation, a key update) is always pumped, as are errors and hang-ups.
+    bool woken_by(const Leg &leg, std::uint32_t events) const;
 
   private:
     bool pump_buffered(std::size_t budget, std::size_t &moved);
+    bool move_buffered(std::size_t budget, std::size_t &moved);
     bool pump_splice(std::size_t budget, std::size_t &moved);
     bool drain_pipe(std::size_t &moved);
     bool finish_source();
@@ -57,6 +64,7 @@ class Direction {
     bool splice_ = false;
     UniqueFd pipe_r_, pipe_w_;
     std::size_t in_pipe_ = 0;
+    bool src_drained_ = false;  // the last read left nothing behind (IoResult::drained)
     bool src_eof_ = false;
     bool eof_fin_ = false;
     bool done_ = false;

@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "workers/write_coalescer.hpp"
+
 namespace sni::worker {
 
 namespace {
@@ -24,6 +26,24 @@ IoResult sys_error(const char *op, int err) {
 void Leg::close() {
     ssl_.reset();
     fd_.reset();
+}
+
+long Leg::on_socket_bio(BIO *b, int oper, const char * /*argp*/, std::size_t len, int /*argi*/,
+                        long /*argl*/, int ret, std::size_t *processed) {
+    if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
+        auto *leg = reinterpret_cast<Leg *>(BIO_get_callback_arg(b));
+        leg->socket_short_ = ret <= 0 || processed == nullptr || *processed < len;
+    }
+    return ret;
+}
+
+void Leg::track_drain() {
+    if (!ssl_ || track_drain_ || SSL_get_read_ahead(ssl_.get()) == 0) return;
+    BIO *sock = bottom(SSL_get_rbio(ssl_.get()));
+    if (sock == nullptr) return;
+    BIO_set_callback_arg(sock, reinterpret_cast<char *>(this));
+    BIO_set_callback_ex(sock, &Leg::on_socket_bio);
+    track_drain_ = true;
 }
 
 IoResult Leg::ssl_failure(int ret, const char *op) {
@@ -53,18 +73,43 @@ IoResult Leg::ssl_failure(int ret, const char *op) {
     }
 }
 
+void Leg::coalesce_writes() {
+    if (!ssl_ || coalescing_) return;
+#ifndef OPENSSL_NO_KTLS
+    // kTLS TX: the kernel makes the records; OpenSSL tags each non-data write with its type
+    // just before it, which a filter holding bytes back would separate.
+    if (BIO *sock = bottom(SSL_get_wbio(ssl_.get())); sock != nullptr && BIO_get_ktls_send(sock))
+        return;
+#endif
+    coalescing_ = worker::coalesce_writes(ssl_.get());
+}
+
+IoResult Leg::flush() {
+    if (!coalescing_) return {IoStatus::kOk, 0, {}};
+    BIO *wbio = SSL_get_wbio(ssl_.get());
+    if (coalesced_bytes(wbio) == 0) return {IoStatus::kOk, 0, {}};
+    errno = 0;
+    if (BIO_flush(wbio) == 1) return {IoStatus::kOk, 0, {}};
+    if (BIO_should_retry(wbio)) return {IoStatus::kWantWrite, 0, {}};
+    return sys_error("write", errno != 0 ? errno : EPIPE);
+}
+
 IoResult Leg::read(std::span<std::uint8_t> out) {
     if (ssl_) {
         ERR_clear_error();
         errno = 0;
         std::size_t n = 0;
         const int r = SSL_read_ex(ssl_.get(), out.data(), out.size(), &n);
-        if (r == 1) return {IoStatus::kOk, n, {}};
-        return ssl_failure(r, "TLS read");
+        if (r != 1) return ssl_failure(r, "TLS read");
+        const bool drained = track_drain_ && socket_short_ && SSL_has_pending(ssl_.get()) == 0;
+        return {IoStatus::kOk, n, {}, drained};
     }
     for (;;) {
         const ssize_t n = ::recv(fd_.get(), out.data(), out.size(), 0);
-        if (n > 0) return {IoStatus::kOk, static_cast<std::size_t>(n), {}};
+        if (n > 0) {
+            const auto got = static_cast<std::size_t>(n);
+            return {IoStatus::kOk, got, {}, got < out.size()};
+        }
         if (n == 0) {
             eof_was_fin_ = true;
             return {IoStatus::kEof, 0, {}};
@@ -110,6 +155,7 @@ IoResult Leg::shutdown_write(bool close_notify) {
             close_notify_sent_ = true;
         }
     }
+    if (const IoResult f = flush(); f.status != IoStatus::kOk) return f;
     if (::shutdown(fd_.get(), SHUT_WR) != 0 && errno != ENOTCONN)
         return sys_error("shutdown", errno);
     return {IoStatus::kOk, 0, {}};

@@ -1,0 +1,165 @@
+#include "workers/write_coalescer.hpp"
+
+#include <openssl/bio.h>
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+
+namespace sni::worker {
+
+namespace {
+
+struct Held {
+    std::unique_ptr<std::uint8_t[]> buf;  // kCoalesceBytes while something may be held
+    std::size_t off = 0, len = 0;
+};
+
+Held *held_of(BIO *b) {
+    return static_cast<Held *>(BIO_get_data(b));
+}
+
+// Writes everything held to the next BIO. 1 when nothing is left; 0 when the next BIO took
+// less (its retry flags copied, so the caller's BIO_should_retry tells a full socket apart).
+int send_held(BIO *b, Held &h) {
+    BIO *next = BIO_next(b);
+    while (h.len > 0) {
+        std::size_t n = 0;
+        if (next == nullptr || BIO_write_ex(next, h.buf.get() + h.off, h.len, &n) <= 0 || n == 0) {
+            if (next != nullptr) BIO_copy_next_retry(b);
+            return 0;
+        }
+        h.off += n;
+        h.len -= n;
+    }
+    h.off = 0;
+    return 1;
+}
+
+int coalesce_create(BIO *b) {
+    BIO_set_data(b, nullptr);
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+int coalesce_destroy(BIO *b) {
+    if (b == nullptr) return 0;
+    delete held_of(b);
+    BIO_set_data(b, nullptr);
+    BIO_set_init(b, 0);
+    return 1;
+}
+
+int coalesce_write_ex(BIO *b, const char *in, std::size_t len, std::size_t *written) {
+    *written = 0;
+    BIO_clear_retry_flags(b);
+    Held *h = held_of(b);
+    BIO *next = BIO_next(b);
+    if (h == nullptr || next == nullptr) return 0;
+    if (h->len + len > kCoalesceBytes && send_held(b, *h) != 1) return 0;
+    if (h->len == 0 && len >= kCoalesceBytes) {  // too big to hold: straight through
+        const int ret = BIO_write_ex(next, in, len, written);
+        BIO_copy_next_retry(b);
+        return ret;
+    }
+    if (!h->buf) h->buf.reset(new std::uint8_t[kCoalesceBytes]);
+    if (h->off + h->len + len > kCoalesceBytes) {  // a partial send left a gap at the front
+        std::memmove(h->buf.get(), h->buf.get() + h->off, h->len);
+        h->off = 0;
+    }
+    std::memcpy(h->buf.get() + h->off + h->len, in, len);
+    h->len += len;
+    *written = len;
+    return 1;
+}
+
+long coalesce_ctrl(BIO *b, int cmd, long num, void *ptr) {
+    Held *h = held_of(b);
+    BIO *next = BIO_next(b);
+    switch (cmd) {
+        case BIO_CTRL_FLUSH:
+            BIO_clear_retry_flags(b);
+            if (h != nullptr && h->len > 0 && send_held(b, *h) != 1) return 0;
+            if (h != nullptr) h->buf.reset();  // empty: an idle connection holds no buffer
+            break;
+        case BIO_CTRL_WPENDING: {
+            const long below = next != nullptr ? BIO_ctrl(next, cmd, num, ptr) : 0;
+            return static_cast<long>(h != nullptr ? h->len : 0) + (below > 0 ? below : 0);
+        }
+        case BIO_CTRL_DUP:
+            return 0;  // not supported: the held bytes belong to one connection
+        default:
+            break;
+    }
+    if (next == nullptr) return 0;
+    const long ret = BIO_ctrl(next, cmd, num, ptr);
+    if (cmd == BIO_CTRL_FLUSH) BIO_copy_next_retry(b);
+    return ret;
+}
+
+long coalesce_callback_ctrl(BIO *b, int cmd, BIO_info_cb *fp) {
+    BIO *next = BIO_next(b);
+    return next != nullptr ? BIO_callback_ctrl(next, cmd, fp) : 0;
+}
+
+// The method is made once per process and never changes afterwards.
+class CoalesceMethod {
+  public:
+    static const CoalesceMethod &get() {
+        static const CoalesceMethod instance;
+        return instance;
+    }
+    const BIO_METHOD *method() const { return method_; }
+    int type() const { return type_; }
+
+    CoalesceMethod(const CoalesceMethod &) = delete;
+    CoalesceMethod &operator=(const CoalesceMethod &) = delete;
+
+  private:
+    CoalesceMethod() {
+        const int index = BIO_get_new_index();
+        if (index == -1) return;
+        type_ = index | BIO_TYPE_FILTER;
+        method_ = BIO_meth_new(type_, "sni write coalescer");
+        if (method_ == nullptr) return;
+        if (!BIO_meth_set_create(method_, coalesce_create) ||
+            !BIO_meth_set_destroy(method_, coalesce_destroy) ||
+            !BIO_meth_set_write_ex(method_, coalesce_write_ex) ||
+            !BIO_meth_set_ctrl(method_, coalesce_ctrl) ||
+            !BIO_meth_set_callback_ctrl(method_, coalesce_callback_ctrl)) {
+            BIO_meth_free(method_);
+            method_ = nullptr;
+        }
+    }
+    ~CoalesceMethod() {
+        if (method_ != nullptr) BIO_meth_free(method_);
+    }
+
+    int type_ = 0;
+    BIO_METHOD *method_ = nullptr;
+};
+
+}  // namespace
+
+bool coalesce_writes(SSL *ssl) {
+    const CoalesceMethod &m = CoalesceMethod::get();
+    BIO *below = SSL_get_wbio(ssl);
+    if (m.method() == nullptr || below == nullptr) return false;
+    BIO *filter = BIO_new(m.method());
+    if (filter == nullptr) return false;
+    BIO_set_data(filter, new Held);
+    // SSL_set0_wbio frees the reference its write slot held on `below`; the filter's chain
+    // needs one of its own (the read side may hold another on the same socket BIO).
+    BIO_up_ref(below);
+    BIO_push(filter, below);
+    SSL_set0_wbio(ssl, filter);
+    return true;
+}
+
+std::size_t coalesced_bytes(BIO *wbio) {
+    if (wbio == nullptr || BIO_method_type(wbio) != CoalesceMethod::get().type()) return 0;
+    const Held *h = held_of(wbio);
+    return h != nullptr ? h->len : 0;
+}
+
+}  // namespace sni::worker
