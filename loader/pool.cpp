@@ -18,6 +18,9 @@ namespace sni::loader {
 
 namespace {
 
+// Datagrams read from a worker's channel after it hung up, at most (each up to 32 reports).
+constexpr int kMaxReportsAtExit = 1024;
+
 std::string describe_exit(int status) {
     if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
     if (WIFSIGNALED(status)) return std::string("signal ") + ::strsignal(WTERMSIG(status));
@@ -250,8 +253,9 @@ void Pools::on_channel_event(std::uint64_t channel_id, std::uint32_t events) {
     if (it == channels_.end()) return;
     const auto [pool, worker] = it->second;
     Worker &w = pools_[pool].workers[worker];
-    // Reports first: a worker's last "closed" reports arrive just before its channel closes.
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) read_reports(pool, worker);
+    // Reports first: a worker's last "closed" reports arrive just before its channel closes,
+    // so a channel that hung up is read to the end (worker_down); otherwise one per wake-up.
+    if ((events & EPOLLIN) && !(events & (EPOLLHUP | EPOLLRDHUP))) read_reports(pool, worker);
     if (!w.channel) return;
     if (events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
         log_->warn("worker channel closed", {log::kv("pool", pools_[pool].name),
@@ -262,28 +266,33 @@ void Pools::on_channel_event(std::uint64_t channel_id, std::uint32_t events) {
     if (events & EPOLLOUT) flush(pool, worker);
 }
 
-// One datagram per wake-up (a worker sends one per batch of reports): the channel is
-// level-triggered, so another queued datagram wakes the next epoll_wait, and the usual single
-// one costs no second recvmsg that finds nothing.
-void Pools::read_reports(std::uint32_t pool, std::uint32_t worker) {
+// One datagram per wake-up while the worker runs (it sends one per batch of reports): the
+// channel is level-triggered, so another queued datagram wakes the next epoll_wait, and the
+// usual single one costs no second recvmsg that finds nothing. A channel that hung up is read
+// to its end before it is closed (worker_down).
+bool Pools::read_reports(std::uint32_t pool, std::uint32_t worker, int datagrams) {
     Worker &w = pools_[pool].workers[worker];
-    if (!w.channel) return;
-    // Workers send no fds; any that came anyway close with the datagram.
-    const auto d = handoff::recv_datagram(w.channel.get(), report_buf_);
-    if (!d) {
-        // Nothing queued, or the worker's end closed (seen as RDHUP); a truncated one is bad.
-        if (d.error().kind == handoff::RecvError::kTruncated) reports_.on_malformed();
-        return;
+    for (int i = 0; i < datagrams; ++i) {
+        if (!w.channel) return false;
+        // Workers send no fds; any that came anyway close with the datagram.
+        const auto d = handoff::recv_datagram(w.channel.get(), report_buf_);
+        if (!d) {
+            // Nothing queued, or the worker's end closed; a truncated one is bad and skipped.
+            if (d.error().kind != handoff::RecvError::kTruncated) return false;
+            reports_.on_malformed();
+            continue;
+        }
+        const std::span<const std::uint8_t> datagram(report_buf_.data(), d->size);
+        const auto reports = conn_report::magic_of(datagram) == conn_report::kMagic
+                                 ? conn_report::decode_all(datagram)
+                                 : std::nullopt;
+        if (!reports) {
+            reports_.on_malformed();
+            continue;
+        }
+        for (const auto &report : *reports) reports_.on_report(pool, worker, w.pid, report);
     }
-    const std::span<const std::uint8_t> datagram(report_buf_.data(), d->size);
-    const auto reports = conn_report::magic_of(datagram) == conn_report::kMagic
-                             ? conn_report::decode_all(datagram)
-                             : std::nullopt;
-    if (!reports) {
-        reports_.on_malformed();
-        return;
-    }
-    for (const auto &report : *reports) reports_.on_report(pool, worker, w.pid, report);
+    return true;
 }
 
 std::vector<Pools::PoolState> Pools::pool_states() const {
@@ -315,7 +324,9 @@ void Pools::close_channel(Worker &w) {
 // (it is restarted when it has exited) and its queue goes to the other workers.
 void Pools::worker_down(std::uint32_t pool, std::uint32_t worker) {
     Worker &w = pools_[pool].workers[worker];
-    if (w.channel) read_reports(pool, worker);
+    // Everything the worker sent before it went (bounded: a worker that still sends cannot
+    // keep the daemon here).
+    if (w.channel) read_reports(pool, worker, kMaxReportsAtExit);
     close_channel(w);
     reports_.worker_gone(pool, worker);
     if (w.pid > 0) ::kill(w.pid, SIGTERM);

@@ -174,7 +174,8 @@ class Pools {
     void schedule_restart(Worker &w, Clock::time_point now);
     void arm_timer();
     std::optional<std::uint32_t> pick(std::uint32_t pool);
-    void read_reports(std::uint32_t pool, std::uint32_t worker);
+    // At most `datagrams` datagrams; false when the channel had nothing more (or failed).
+    bool read_reports(std::uint32_t pool, std::uint32_t worker, int datagrams = 1);
 
     EventLoop *loop_;
     const log::Logger *log_;

@@ -3,12 +3,14 @@
 // metrics move by exactly that traffic, and the access log file gets one JSON line each. Also
 // what sni-ctl shows of the workers' reports: an open connection's backend and TLS fields
 // (`conns`), and a server's active health checks (`routes`, sni_backend_up).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 
 #include <atomic>
+#include <csignal>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -196,6 +198,76 @@ TEST(WorkerMetrics, BackendHealthDownThenUpInRoutesAndMetrics) {
     const std::string checks = "sni_backend_health_checks_total{route=\"hc\",server=\"" + server;
     EXPECT_GE(m.at(checks + "\",result=\"failed\"}"), 1);
     EXPECT_GE(m.at(checks + "\",result=\"passed\"}"), 1);
+    EXPECT_EQ(d.daemon->stop(), 0);
+}
+
+// A worker that stops with many connections open sends their "closed" reports in several
+// datagrams just before its channel closes: the daemon must count every one, not only what it
+// reads in the wake-up that also reports the hang-up.
+TEST(WorkerMetrics, ReportsSentAsTheWorkerExitsAreAllCounted) {
+    // A backend that completes TCP handshakes (backlog) and never reads: each passthrough
+    // connection opens (its relay starts) and stays open.
+    UniqueFd sink(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ASSERT_EQ(::bind(sink.get(), reinterpret_cast<sockaddr *>(&a), sizeof a), 0);
+    ASSERT_EQ(::listen(sink.get(), 1024), 0);
+    ASSERT_EQ(::getsockname(sink.get(), reinterpret_cast<sockaddr *>(&a), &len), 0);
+    RealWorkerDaemon d(
+        "  - name: sink\n    listener: main\n    server_names: [sink.test]\n"
+        "    mode: passthrough\n    backend: {servers: [\"127.0.0.1:" +
+        std::to_string(ntohs(a.sin_port)) + "\"]}\n");
+    ASSERT_TRUE(d.daemon->wait_ready()) << d.daemon->log();
+    ASSERT_TRUE(wait_http_status(d.metrics_port, "/readyz", 200, 10s)) << d.daemon->log();
+    const auto before = parse_metrics(http_get(d.metrics_port, "/metrics").body);
+
+    constexpr int kConns = 100;  // closed reports: 4 datagrams of at most 32
+    std::vector<UniqueFd> clients;
+    for (int i = 0; i < kConns; ++i) {
+        clients.push_back(connect_tcp("127.0.0.1", d.main_port));
+        ASSERT_TRUE(clients.back().valid());
+        ASSERT_TRUE(send_all(clients.back().get(), build_client_hello({.sni = "sink.test"})));
+    }
+    const std::string opened = "sni_worker_connections_opened_total{route=\"sink\"}";
+    std::map<std::string, double> now;
+    for (int i = 0; i < 200 && metric_delta(before, now, opened) < kConns; ++i) {
+        std::this_thread::sleep_for(50ms);
+        now = parse_metrics(http_get(d.metrics_port, "/metrics").body);
+    }
+    ASSERT_EQ(metric_delta(before, now, opened), kConns) << d.daemon->log();
+
+    int code = -1;
+    const auto j = ctl_json(d.socket, {"conns"}, &code);
+    ASSERT_EQ(code, 0) << j;
+    int pid = 0;
+    for (const auto &c : j["connections"])
+        if (c.contains("worker")) pid = c["worker"]["pid"].get<int>();
+    ASSERT_GT(pid, 0) << j;
+    // The daemon is held still (SIGSTOP) while the worker stops: one SIGTERM, and after its 2 s
+    // grace the worker closes all its connections at once, sends the reports and exits. Only
+    // then does the daemon run again, to find every datagram queued with the hang-up.
+    ASSERT_EQ(::kill(d.daemon->pid(), SIGSTOP), 0);
+    ASSERT_EQ(::kill(pid, SIGTERM), 0);
+    const auto state_of = [](int p) {
+        std::ifstream f("/proc/" + std::to_string(p) + "/stat");
+        std::string s;
+        std::getline(f, s);
+        const auto paren = s.rfind(')');
+        return paren == std::string::npos || paren + 2 >= s.size() ? 'X' : s[paren + 2];
+    };
+    for (int i = 0; i < 200 && state_of(pid) != 'Z'; ++i) std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(state_of(pid), 'Z') << "the worker did not exit while the daemon was stopped";
+    ASSERT_EQ(::kill(d.daemon->pid(), SIGCONT), 0);
+    const std::string closed =
+        "sni_worker_connections_closed_total{route=\"sink\",reason=\"worker_shutdown\"}";
+    for (int i = 0; i < 200 && metric_delta(before, now, closed) < kConns; ++i) {
+        std::this_thread::sleep_for(50ms);
+        now = parse_metrics(http_get(d.metrics_port, "/metrics").body);
+    }
+    EXPECT_EQ(metric_delta(before, now, closed), kConns) << d.daemon->log();
+    EXPECT_EQ(now.at("sni_reports_total{result=\"dropped\"}"), 0);
     EXPECT_EQ(d.daemon->stop(), 0);
 }
 
