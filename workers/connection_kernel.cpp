@@ -23,10 +23,12 @@ constexpr auto kFlushPoll = std::chrono::milliseconds(1);
 }  // namespace
 
 bool Connection::start_kernel_relay(Clock::time_point now) {
-    // What each socket had taken for sending before the pair: the preamble (PROXY header,
-    // ClientHello and what followed it) on the backend, nothing on the client. A FIN goes out
-    // once the socket has taken this plus what was redirected to it.
-    k_base_backend_ = preamble_sent_;
+    // What each socket had taken for sending before the pair, as tcp_bytes_queued counts it:
+    // the preamble (PROXY header, ClientHello and what followed it) plus the SYN on the backend
+    // (connect()ed), nothing on the client (accepted). A FIN goes out once the socket has taken
+    // this plus what was redirected to it; counting one byte short would send the FIN before
+    // the last redirected byte, which is then lost (EPIPE).
+    k_base_backend_ = preamble_sent_ + kSynInBytesAcked;
     k_base_client_ = 0;
     auto joined = env_.relay->join(client_.fd(), handoff_.cookie, backend_.fd());
     if (!joined) {

@@ -1,0 +1,52 @@
+// The kernel facts common/socket_facts relies on, on loopback: what tcp_bytes_queued counts on
+// a connect()ed and on an accepted socket. The kernel relay's FIN hand-over compares these
+// counts with the bytes it redirected; one byte off sends a FIN before the last byte.
+#include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "common/fd.hpp"
+#include "common/socket_facts.hpp"
+
+namespace sni {
+namespace {
+
+struct Pair {
+    UniqueFd active, passive;
+};
+
+Pair connected_pair() {
+    Pair p;
+    UniqueFd l(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (!l || ::bind(l.get(), reinterpret_cast<sockaddr *>(&a), sizeof a) != 0 ||
+        ::listen(l.get(), 1) != 0 ||
+        ::getsockname(l.get(), reinterpret_cast<sockaddr *>(&a), &len) != 0)
+        return p;
+    p.active.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (::connect(p.active.get(), reinterpret_cast<sockaddr *>(&a), sizeof a) != 0) return p;
+    p.passive.reset(::accept4(l.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    return p;
+}
+
+TEST(SocketFacts, ConnectedSocketCountsItsSynAcceptedSocketDoesNot) {
+    Pair p = connected_pair();
+    ASSERT_TRUE(p.active.valid() && p.passive.valid());
+    EXPECT_EQ(tcp_bytes_queued(p.active.get()).value_or(99), kSynInBytesAcked);
+    EXPECT_EQ(tcp_bytes_queued(p.passive.get()).value_or(99), 0u);
+
+    const char data[175] = {};
+    ASSERT_EQ(::send(p.active.get(), data, sizeof data, 0), 175);
+    ASSERT_EQ(::send(p.passive.get(), data, 10, 0), 10);
+    // Written bytes count as soon as send() returns (queued or acknowledged), on top of the
+    // SYN for the connect()ed socket.
+    EXPECT_EQ(tcp_bytes_queued(p.active.get()).value_or(0), 175 + kSynInBytesAcked);
+    EXPECT_EQ(tcp_bytes_queued(p.passive.get()).value_or(0), 10u);
+}
+
+}  // namespace
+}  // namespace sni
