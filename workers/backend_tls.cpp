@@ -65,10 +65,8 @@ config::Result<std::unique_ptr<BackendTls>, std::string> BackendTls::create(
             !err.empty())
             return fail("client certificate: " + err);
     }
-    SSL_CTX_set_options(ctx, (ktls ? SSL_OP_ENABLE_KTLS : 0) | SSL_OP_IGNORE_UNEXPECTED_EOF |
-                                 SSL_OP_NO_RENEGOTIATION);
-    set_relay_modes(ctx);
-    if (!ktls) SSL_CTX_set_read_ahead(ctx, 1);  // as in server_tls.cpp: no kTLS RX to protect
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
+    set_relay_modes(ctx, ktls);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(ctx, &BackendTls::on_new_session);
     return self;

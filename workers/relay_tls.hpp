@@ -13,7 +13,12 @@ namespace sni::worker {
 // The record read buffer used with read-ahead: four full records per recv().
 inline constexpr std::size_t kTlsReadBuffer = 4 * (16 * 1024 + 256 + 5);
 
-void set_relay_modes(SSL_CTX *ctx);
+// The relay's settings for one route's context. `ktls`: the kernel has the tls ULP, so OpenSSL
+// is asked for kTLS (SSL_OP_ENABLE_KTLS) and read-ahead waits for the handshake's end
+// (read_ahead_unless_ktls_rx). Without it, kTLS is not asked for (each try would be a failing
+// TCP_ULP setsockopt, four per connection) and the context reads ahead from the first byte:
+// one recv() per handshake flight instead of a header read and a body read per record.
+void set_relay_modes(SSL_CTX *ctx, bool ktls);
 
 // After the handshake: read ahead unless the kernel decrypts this leg (kTLS RX reads records
 // one by one from the socket; OpenSSL must not hold any of them).

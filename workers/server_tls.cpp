@@ -63,14 +63,9 @@ config::Result<std::unique_ptr<ServerTls>, std::string> ServerTls::create(
         self->staples_.push_back({std::move(leaf).value(), std::move(response).value()});
     }
 
-    SSL_CTX_set_options(ctx, (ktls ? SSL_OP_ENABLE_KTLS : 0) | SSL_OP_IGNORE_UNEXPECTED_EOF |
-                                 SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    set_relay_modes(ctx);
-    // Without kTLS nothing reads records from the socket behind OpenSSL's back, so it may read
-    // ahead from the first byte: one recv() per flight of the handshake instead of a header
-    // read and a body read per record (kTLS RX needs OpenSSL to hold nothing, so with kTLS
-    // read-ahead starts after the handshake, workers/relay_tls.hpp).
-    if (!ktls) SSL_CTX_set_read_ahead(ctx, 1);
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION |
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+    set_relay_modes(ctx, ktls);
     const auto *sid = reinterpret_cast<const unsigned char *>(route.name.data());
     SSL_CTX_set_session_id_context(
         ctx, sid, static_cast<unsigned>(std::min<std::size_t>(route.name.size(), 32)));

@@ -80,7 +80,7 @@ class DirectionTest : public ::testing::Test {
         for (SSL_CTX *ctx : {server_ctx_.get(), client_ctx_.get()}) {
             SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
             SSL_CTX_set_num_tickets(ctx, 0);
-            worker::set_relay_modes(ctx);
+            worker::set_relay_modes(ctx, false);  // a socketpair: no kTLS
         }
     }
 
