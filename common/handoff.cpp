@@ -124,11 +124,8 @@ namespace {
 
 constexpr std::size_t kMaxFdsSeen = 4;  // room to see (and close) a few unexpected fds
 
-RecvResult fail(RecvError kind, int err, std::string detail) {
-    return config::unexpected(RecvFailure{kind, err, std::move(detail)});
-}
-
-DatagramResult fail_datagram(RecvError kind, int err, std::string detail) {
+// Converts to a failed RecvResult or DatagramResult alike.
+config::Unexpected<RecvFailure> fail(RecvError kind, int err, std::string detail) {
     return config::unexpected(RecvFailure{kind, err, std::move(detail)});
 }
 
@@ -150,10 +147,9 @@ DatagramResult recv_datagram(int channel, std::vector<std::uint8_t> &scratch) {
         n = ::recvmsg(channel, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
-        if (errno == EAGAIN) return fail_datagram(RecvError::kWouldBlock, EAGAIN, "nothing queued");
-        if (errno == ECONNRESET) return fail_datagram(RecvError::kClosed, errno, "channel reset");
-        return fail_datagram(RecvError::kSystem, errno,
-                             std::string("recvmsg: ") + std::strerror(errno));
+        if (errno == EAGAIN) return fail(RecvError::kWouldBlock, EAGAIN, "nothing queued");
+        if (errno == ECONNRESET) return fail(RecvError::kClosed, errno, "channel reset");
+        return fail(RecvError::kSystem, errno, std::string("recvmsg: ") + std::strerror(errno));
     }
 
     // Take ownership of every fd that arrived, whatever happens next.
@@ -170,12 +166,11 @@ DatagramResult recv_datagram(int channel, std::vector<std::uint8_t> &scratch) {
     }
 
     if (n == 0 && d.fds.empty() && (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0)
-        return fail_datagram(RecvError::kClosed, 0, "channel closed");
+        return fail(RecvError::kClosed, 0, "channel closed");
     if (msg.msg_flags & MSG_TRUNC)
-        return fail_datagram(RecvError::kTruncated, EMSGSIZE,
-                             "datagram longer than the largest handoff");
+        return fail(RecvError::kTruncated, EMSGSIZE, "datagram longer than the largest handoff");
     if (msg.msg_flags & MSG_CTRUNC)
-        return fail_datagram(RecvError::kTruncated, EMSGSIZE, "ancillary data truncated");
+        return fail(RecvError::kTruncated, EMSGSIZE, "ancillary data truncated");
     return d;
 }
 

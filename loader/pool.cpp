@@ -270,15 +270,15 @@ void Pools::on_channel_event(std::uint64_t channel_id, std::uint32_t events) {
 // channel is level-triggered, so another queued datagram wakes the next epoll_wait, and the
 // usual single one costs no second recvmsg that finds nothing. A channel that hung up is read
 // to its end before it is closed (worker_down).
-bool Pools::read_reports(std::uint32_t pool, std::uint32_t worker, int datagrams) {
+void Pools::read_reports(std::uint32_t pool, std::uint32_t worker, int datagrams) {
     Worker &w = pools_[pool].workers[worker];
     for (int i = 0; i < datagrams; ++i) {
-        if (!w.channel) return false;
+        if (!w.channel) return;
         // Workers send no fds; any that came anyway close with the datagram.
         const auto d = handoff::recv_datagram(w.channel.get(), report_buf_);
         if (!d) {
             // Nothing queued, or the worker's end closed; a truncated one is bad and skipped.
-            if (d.error().kind != handoff::RecvError::kTruncated) return false;
+            if (d.error().kind != handoff::RecvError::kTruncated) return;
             reports_.on_malformed();
             continue;
         }
@@ -292,7 +292,6 @@ bool Pools::read_reports(std::uint32_t pool, std::uint32_t worker, int datagrams
         }
         for (const auto &report : *reports) reports_.on_report(pool, worker, w.pid, report);
     }
-    return true;
 }
 
 std::vector<Pools::PoolState> Pools::pool_states() const {

@@ -174,8 +174,8 @@ class Pools {
     void schedule_restart(Worker &w, Clock::time_point now);
     void arm_timer();
     std::optional<std::uint32_t> pick(std::uint32_t pool);
-    // At most `datagrams` datagrams; false when the channel had nothing more (or failed).
-    bool read_reports(std::uint32_t pool, std::uint32_t worker, int datagrams = 1);
+    // At most `datagrams` datagrams; stops early when the channel has nothing more.
+    void read_reports(std::uint32_t pool, std::uint32_t worker, int datagrams = 1);
 
     EventLoop *loop_;
     const log::Logger *log_;

@@ -140,10 +140,8 @@ void KernelRelay::leave(const Pair &pair) {
 }
 
 void KernelRelay::unpair(const Pair &pair) {
-    for (std::uint64_t k : {pair.client, pair.backend}) {
-        map_delete(socks_.get(), &k);
-        map_delete(peers_.get(), &k);
-    }
+    for (std::uint64_t k : {pair.client, pair.backend}) map_delete(socks_.get(), &k);
+    leave(pair);
 }
 
 }  // namespace sni::worker
