@@ -23,8 +23,6 @@ bool fill_random(std::uint8_t *p, std::size_t n) {
     return true;
 }
 
-constexpr std::size_t kMaxDatagram = sizeof(WireHeader) + kMaxKeys * sizeof(Key);
-
 }  // namespace
 
 config::Result<Key, std::string> generate_key() {
@@ -61,17 +59,6 @@ config::Result<std::vector<Key>, std::string> decode(std::span<const std::uint8_
     return keys;
 }
 
-std::optional<std::uint32_t> peek_magic(int channel) {
-    std::uint32_t magic = 0;
-    // No control buffer: a peek installs no fd (the kernel reports MSG_CTRUNC instead).
-    ssize_t n;
-    do {
-        n = ::recv(channel, &magic, sizeof magic, MSG_PEEK | MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
-    if (n != static_cast<ssize_t>(sizeof magic)) return std::nullopt;
-    return magic;
-}
-
 SendStatus send_keys(int channel, std::span<const Key> keys) {
     const std::vector<std::uint8_t> d = encode(keys);
     for (;;) {
@@ -92,21 +79,6 @@ SendStatus send_keys(int channel, std::span<const Key> keys) {
                 return SendStatus::kError;
         }
     }
-}
-
-config::Result<std::vector<Key>, std::string> recv_keys(int channel) {
-    std::vector<std::uint8_t> buf(kMaxDatagram);
-    // No control buffer: an fd wrongly attached to this datagram is dropped by the kernel.
-    // MSG_TRUNC: the datagram's real length, to see one that did not fit.
-    ssize_t n;
-    do {
-        n = ::recv(channel, buf.data(), buf.size(), MSG_DONTWAIT | MSG_TRUNC);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) return config::unexpected(std::string("recv: ") + std::strerror(errno));
-    if (static_cast<std::size_t>(n) > buf.size())
-        return config::unexpected("ticket key message of " + std::to_string(n) +
-                                  " bytes is too long");
-    return decode({buf.data(), static_cast<std::size_t>(n)});
 }
 
 config::Result<KeyRing, std::string> KeyRing::create(Clock::duration interval,

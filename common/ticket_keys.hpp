@@ -5,8 +5,9 @@
 //
 // The first key encrypts new tickets; every key decrypts. The daemon's KeyRing makes a new
 // key every `interval` and keeps the one before it, so a ticket stays usable for at least one
-// interval and at most two. A receiver dispatches on the datagram's first u32
-// (peek_magic) and reads this kind with recv_keys.
+// interval and at most two. A receiver takes each datagram of the channel with
+// handoff::recv_datagram, dispatches on its first u32 (conn_report::magic_of) and decodes this
+// kind with decode.
 #pragma once
 
 #include <array>
@@ -52,16 +53,9 @@ config::Result<Key, std::string> generate_key();
 std::vector<std::uint8_t> encode(std::span<const Key> keys);
 config::Result<std::vector<Key>, std::string> decode(std::span<const std::uint8_t> datagram);
 
-// The first u32 of the next datagram on `channel` without taking it (and without taking any
-// fd it carries); nullopt when nothing is queued, the channel is closed, or it is shorter.
-std::optional<std::uint32_t> peek_magic(int channel);
-
 enum class SendStatus : std::uint8_t { kSent, kWouldBlock, kPeerGone, kError };
 // Never blocks, never raises SIGPIPE.
 SendStatus send_keys(int channel, std::span<const Key> keys);
-
-// Takes the next datagram (it must be a key message; any fd that came with it is closed).
-config::Result<std::vector<Key>, std::string> recv_keys(int channel);
 
 // The daemon's side: the keys of one pool and their rotation. Time is passed in, so tests can
 // rotate at will.

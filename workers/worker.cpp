@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/conn_report.hpp"
+
 namespace sni::worker {
 
 namespace {
@@ -97,9 +99,7 @@ void Worker::on_channel(Clock::time_point now) {
     // The channel carries handoffs and ticket keys: dispatch on the magic.
     auto d = handoff::recv_datagram(channel_, scratch_);
     if (d) {
-        std::uint32_t magic = 0;
-        if (d->size >= sizeof magic) std::memcpy(&magic, scratch_.data(), sizeof magic);
-        if (magic == tickets::kMagic) {
+        if (conn_report::magic_of({scratch_.data(), d->size}) == tickets::kMagic) {
             on_ticket_keys(d->size);  // an fd wrongly attached to it closes with `d`
             return;
         }

@@ -98,11 +98,11 @@ class Worker {
   private:
     bool on_channel() {
         for (;;) {
-            if (tickets::peek_magic(channel_) == tickets::kMagic) {  // this echo worker has
-                (void)tickets::recv_keys(channel_);                  // no use for ticket keys
-                continue;
-            }
-            auto r = handoff::recv_handoff(channel_, scratch_);
+            auto d = handoff::recv_datagram(channel_, scratch_);
+            // This echo worker has no use for ticket keys: that datagram is dropped.
+            if (d && conn_report::magic_of({scratch_.data(), d->size}) == tickets::kMagic) continue;
+            auto r = d ? handoff::parse_handoff(std::move(d).value(), scratch_)
+                       : handoff::RecvResult(config::unexpected(std::move(d).error()));
             if (!r) {
                 const auto &e = r.error();
                 if (e.kind == handoff::RecvError::kWouldBlock) return true;
