@@ -155,10 +155,9 @@ class Connection {
     std::optional<KernelRelay::Pair> kernel_;    // set while the kernel relays this pair
     bool k_up_eof_ = false, k_up_done_ = false;  // client FIN seen / carried to the backend
     bool k_down_eof_ = false, k_down_done_ = false;
-    std::uint64_t k_seen_bytes_ = 0;                        // for the idle timeout
-    std::uint64_t k_up_bytes_ = 0, k_down_bytes_ = 0;       // last read redirected counts
-    std::uint64_t k_base_backend_ = 0, k_base_client_ = 0;  // written by us before pairing
-    std::optional<Clock::time_point> k_flush_at_;           // re-check a FIN waiting for its bytes
+    std::uint64_t k_seen_bytes_ = 0;                   // for the idle timeout
+    std::uint64_t k_up_bytes_ = 0, k_down_bytes_ = 0;  // last read redirected counts
+    std::optional<Clock::time_point> k_flush_at_;      // re-check a FIN waiting for its bytes
     // The readiness on_event() is handling, so pump() moves only the directions it concerns
     // (a request from the client need not try the backend's read); nullopt: pump both.
     struct Wake {

@@ -23,13 +23,6 @@ constexpr auto kFlushPoll = std::chrono::milliseconds(1);
 }  // namespace
 
 bool Connection::start_kernel_relay(Clock::time_point now) {
-    // What each socket had taken for sending before the pair, as tcp_bytes_queued counts it:
-    // the preamble (PROXY header, ClientHello and what followed it) plus the SYN on the backend
-    // (connect()ed), nothing on the client (accepted). A FIN goes out once the socket has taken
-    // this plus what was redirected to it; counting one byte short would send the FIN before
-    // the last redirected byte, which is then lost (EPIPE).
-    k_base_backend_ = preamble_sent_ + kSynInBytesAcked;
-    k_base_client_ = 0;
     auto joined = env_.relay->join(client_.fd(), handoff_.cookie, backend_.fd());
     if (!joined) {
         const KernelRelay::JoinError &e = joined.error();
@@ -100,12 +93,17 @@ void Connection::kernel_progress(Clock::time_point now, bool timer) {
             last_activity_ = now;
         }
     }
-    // A side's count read after its FIN is final: nothing follows a FIN.
+    // A side's count read after its FIN is final: nothing follows a FIN. What each socket had
+    // taken for sending before the pair, as tcp_bytes_queued counts it: the preamble (PROXY
+    // header, ClientHello and what followed it) plus the SYN on the backend (connect()ed),
+    // nothing on the client (accepted). Counting one byte short would send the FIN before the
+    // last redirected byte, which is then lost (EPIPE).
     bool waiting = false;
     if (k_up_eof_ && !k_up_done_)
-        waiting |= !kernel_flush(backend_.fd(), k_base_backend_ + kernel_bytes(true), k_up_done_);
+        waiting |= !kernel_flush(
+            backend_.fd(), preamble_sent_ + kSynInBytesAcked + kernel_bytes(true), k_up_done_);
     if (k_down_eof_ && !k_down_done_)
-        waiting |= !kernel_flush(client_.fd(), k_base_client_ + kernel_bytes(false), k_down_done_);
+        waiting |= !kernel_flush(client_.fd(), kernel_bytes(false), k_down_done_);
     if (k_up_done_ && k_down_done_) {
         finish(conn_report::CloseReason::kClosed, "closed", now);
         return;
