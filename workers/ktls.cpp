@@ -34,21 +34,17 @@ std::string_view kernel_ktls_name(KernelKtls state) {
     return "unknown";
 }
 
-namespace {
-
-BIO *bottom(BIO *b) {
+BIO *bottom_bio(BIO *b) {
     while (b != nullptr && BIO_next(b) != nullptr) b = BIO_next(b);
     return b;
 }
-
-}  // namespace
 
 KtlsStatus ktls_status(SSL *ssl) {
     KtlsStatus out;
 #ifndef OPENSSL_NO_KTLS
     if (ssl == nullptr) return out;
-    if (BIO *w = bottom(SSL_get_wbio(ssl))) out.tx = BIO_get_ktls_send(w);
-    if (BIO *r = bottom(SSL_get_rbio(ssl))) out.rx = BIO_get_ktls_recv(r);
+    if (BIO *w = bottom_bio(SSL_get_wbio(ssl))) out.tx = BIO_get_ktls_send(w);
+    if (BIO *r = bottom_bio(SSL_get_rbio(ssl))) out.rx = BIO_get_ktls_recv(r);
 #else
     (void)ssl;
 #endif

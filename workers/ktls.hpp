@@ -22,6 +22,9 @@ struct KtlsProbe {
 KtlsProbe probe_kernel_ktls();
 std::string_view kernel_ktls_name(KernelKtls state);
 
+// The last BIO of a chain: the socket BIO under any filters of ours (prefix, coalescing).
+BIO *bottom_bio(BIO *b);
+
 // Whether OpenSSL moved this SSL's record layer into the kernel, per direction (queried on the
 // socket BIO at the bottom of the read and write chains).
 struct KtlsStatus {

@@ -6,16 +6,12 @@
 #include <cerrno>
 #include <cstring>
 
+#include "workers/ktls.hpp"
 #include "workers/write_coalescer.hpp"
 
 namespace sni::worker {
 
 namespace {
-
-BIO *bottom(BIO *b) {
-    while (b != nullptr && BIO_next(b) != nullptr) b = BIO_next(b);
-    return b;
-}
 
 IoResult sys_error(const char *op, int err) {
     return {IoStatus::kError, 0, std::string(op) + ": " + std::strerror(err)};
@@ -39,7 +35,7 @@ long Leg::on_socket_bio(BIO *b, int oper, const char * /*argp*/, std::size_t len
 
 void Leg::track_drain() {
     if (!ssl_ || track_drain_ || SSL_get_read_ahead(ssl_.get()) == 0) return;
-    BIO *sock = bottom(SSL_get_rbio(ssl_.get()));
+    BIO *sock = bottom_bio(SSL_get_rbio(ssl_.get()));
     if (sock == nullptr) return;
     BIO_set_callback_arg(sock, reinterpret_cast<char *>(this));
     BIO_set_callback_ex(sock, &Leg::on_socket_bio);
@@ -55,7 +51,7 @@ IoResult Leg::ssl_failure(int ret, const char *op) {
         case SSL_ERROR_WANT_WRITE:
             return {IoStatus::kWantWrite, 0, {}};
         case SSL_ERROR_ZERO_RETURN: {
-            BIO *rb = bottom(SSL_get_rbio(ssl_.get()));
+            BIO *rb = bottom_bio(SSL_get_rbio(ssl_.get()));
             eof_was_fin_ = rb != nullptr && BIO_eof(rb);
             return {IoStatus::kEof, 0, {}};
         }
@@ -75,12 +71,9 @@ IoResult Leg::ssl_failure(int ret, const char *op) {
 
 void Leg::coalesce_writes() {
     if (!ssl_ || coalescing_) return;
-#ifndef OPENSSL_NO_KTLS
     // kTLS TX: the kernel makes the records; OpenSSL tags each non-data write with its type
     // just before it, which a filter holding bytes back would separate.
-    if (BIO *sock = bottom(SSL_get_wbio(ssl_.get())); sock != nullptr && BIO_get_ktls_send(sock))
-        return;
-#endif
+    if (ktls_status(ssl_.get()).tx) return;
     coalescing_ = worker::coalesce_writes(ssl_.get());
 }
 
