@@ -1,6 +1,7 @@
 #include "harness.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -10,10 +11,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -22,22 +27,72 @@
 
 namespace sni::itest {
 
-std::vector<std::uint16_t> free_ports(std::size_t count) {
-    std::vector<UniqueFd> held;
+namespace {
+
+// The lowest port the kernel hands out for outgoing connections (net.ipv4.ip_local_port_range).
+std::uint16_t ephemeral_low() {
+    std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+    unsigned low = 32768;
+    in >> low;
+    return static_cast<std::uint16_t>(std::clamp(low, 2048U, 65535U));
+}
+
+// True if an IPv4 loopback listener could bind `port` now (SO_REUSEADDR, as the daemon does).
+bool bindable(std::uint16_t port) {
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    const int one = 1;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(port);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return ::bind(fd.get(), reinterpret_cast<sockaddr *>(&sin), sizeof sin) == 0;
+}
+
+// A lock on `port` that this test process holds until it exits, so that tests running in
+// parallel never pick the same port. Invalid if another process holds it.
+UniqueFd claim(const std::filesystem::path &dir, std::uint16_t port) {
+    UniqueFd fd(::open((dir / std::to_string(port)).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666));
+    if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return UniqueFd();
+    return fd;
+}
+
+}  // namespace
+
+// The daemon binds these ports after this function returns, so nothing may take them in
+// between. They come from below the ephemeral range, which no outgoing connection is given,
+// and each is claimed with a lock file held for the life of this process.
+std::vector<std::uint16_t> free_ports_from(unsigned start, std::size_t count) {
+    static std::mutex mutex;
+    static std::vector<UniqueFd> claims;  // held until the test process exits
+    const std::lock_guard lock(mutex);
+
+    const std::filesystem::path dir =
+        std::filesystem::temp_directory_path() / "sni-splitter-test-ports";
+    std::filesystem::create_directories(dir);
+    std::error_code ignored;  // a directory another user made is shared as it is
+    std::filesystem::permissions(
+        dir, std::filesystem::perms::all | std::filesystem::perms::sticky_bit, ignored);
+
+    const std::uint16_t high = ephemeral_low();
+    const std::uint16_t low = static_cast<std::uint16_t>(high > 21024 ? high - 20000 : 1024);
+    const unsigned span = high - low;
     std::vector<std::uint16_t> ports;
-    while (ports.size() < count) {
-        UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-        sockaddr_in sin{};
-        sin.sin_family = AF_INET;
-        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (::bind(fd.get(), reinterpret_cast<sockaddr *>(&sin), sizeof sin) != 0)
-            throw std::runtime_error("bind to port 0 failed");
-        socklen_t len = sizeof sin;
-        ::getsockname(fd.get(), reinterpret_cast<sockaddr *>(&sin), &len);
-        ports.push_back(ntohs(sin.sin_port));
-        held.push_back(std::move(fd));
+    unsigned next = start;
+    for (unsigned tried = 0; ports.size() < count; ++tried, next += 7919U) {  // 7919: a prime
+        if (tried == span) throw std::runtime_error("no free test port below the ephemeral range");
+        const auto port = static_cast<std::uint16_t>(low + next % span);
+        UniqueFd held = claim(dir, port);
+        if (!held || !bindable(port)) continue;
+        claims.push_back(std::move(held));
+        ports.push_back(port);
     }
     return ports;
+}
+
+std::vector<std::uint16_t> free_ports(std::size_t count) {
+    static std::atomic<unsigned> calls{0};  // spreads one process's calls over the range
+    return free_ports_from(static_cast<unsigned>(::getpid()) * 131U + calls++ * 17U, count);
 }
 
 namespace {

@@ -26,9 +26,12 @@ class TempDir : public testsupport::TempDir {
     TempDir() : testsupport::TempDir("sni-itest-") {}
 };
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it, close).
-// `count` distinct ports.
+// `count` distinct TCP ports on 127.0.0.1 for a daemon to bind later: below the ephemeral
+// range (no outgoing connection takes them meanwhile), bindable now, and locked for the life of
+// this test process so that parallel tests never share one.
 std::vector<std::uint16_t> free_ports(std::size_t count);
+// The same, walking the range from `start` (free_ports starts from the process id).
+std::vector<std::uint16_t> free_ports_from(unsigned start, std::size_t count);
 
 struct ProcessResult {
     int exit_code = -1;  // -1 when killed or not started

@@ -2,14 +2,16 @@
 """PeerbenchProbes: peerbench's correctness probes against sni-splitter, both modes.
 
 Runs ../shared/peerbench/run.sh --probes-only --only sni-splitter with the adapter in
-bench/peerbench, on a copy of the scenario whose listener and backend ports are derived from this
-process's pid (other engineers and tests use the default ports at the same time), and fails unless
+bench/peerbench, on a copy of the scenario whose listener and backend ports are four consecutive free ports below the
+ephemeral range (other engineers and tests use the default ports at the same time), and fails unless
 every probe of both rows (terminate = reencrypt, passthrough) passed.
 
     probes.py REPO_ROOT BIN_DIR WORK_DIR
 """
+import fcntl
 import json
 import os
+import socket
 import shutil
 import subprocess
 import sys
@@ -28,6 +30,46 @@ def find_peerbench(repo):
         d = os.path.dirname(d)
 
 
+def claim_ports(count):
+    """`count` consecutive ports below the ephemeral range (no outgoing connection takes one
+    while peerbench starts its servers), each free now and locked in the lock directory that
+    the C++ integration harness uses, for as long as this process lives. Returns (first, locks)."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        high = int(f.read().split()[0])
+    low = max(1024, high - 20000)
+    lockdir = os.path.join("/tmp", "sni-splitter-test-ports")
+    os.makedirs(lockdir, exist_ok=True)
+    span = high - low - count
+    for tried in range(span):
+        first = low + (os.getpid() * 131 + tried * 7919) % span
+        locks = []
+        for port in range(first, first + count):
+            f = open(os.path.join(lockdir, str(port)), "a")
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                f.close()
+                break
+            locks.append(f)
+        if len(locks) == count and all(_bindable(p) for p in range(first, first + count)):
+            return first, locks
+        for f in locks:
+            f.close()
+    raise RuntimeError("no %d free consecutive ports below the ephemeral range" % count)
+
+
+def _bindable(port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def main(argv):
     if len(argv) != 4:
         print(__doc__, file=sys.stderr)
@@ -43,7 +85,7 @@ def main(argv):
 
     with open(os.path.join(peerbench, "scenario.json")) as f:
         scenario = json.load(f)
-    base = 20000 + (os.getpid() % 11000) * 4  # 20000..63996, four ports per run
+    base, _locks = claim_ports(4)
     scenario["listen"]["port"] = base
     for i, name in enumerate(sorted(scenario["backends"])):
         scenario["backends"][name]["port"] = base + 1 + i
