@@ -6,7 +6,6 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
-#include <sys/ioctl.h>
 #include <linux/capability.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -318,34 +317,27 @@ KernelSteering::DrainResult KernelSteering::drain(int fd, uint64_t cookie,
                                                   std::vector<uint8_t> &bytes) {
     // Bounded: more than a handoff can carry is refused by the daemon anyway.
     const bool open = recv_available(fd, bytes, handoff::kMaxHelloBytes).error == 0;
+    const int conns = bpf_map__fd(impl_->skel->maps.conns);
     // Let go only when the psock holds nothing that its removal could drop. When everything
     // TCP received has been read here (the usual case: the ClientHello and nothing after it),
     // that is certain without asking the map: every byte read came through the verdict.
     const uint64_t before = tcp_bytes_received(fd);
     steer_conn conn{};
-    if (open && before != bytes.size() &&
-        bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.conns), &cookie, &conn) == 0) {
+    if (open && before != bytes.size() && bpf_map_lookup_elem(conns, &cookie, &conn) == 0) {
         // framed counts what the verdict passed to the socket; it is set before the decision
         // is emitted and grows with every later buffer. Wait until everything TCP received was
         // passed and everything passed was read.
         if (conn.framed == 0 || bytes.size() < conn.framed) return {Drain::kWaiting, {}};
         if (before > conn.framed) return {Drain::kWaiting, {}};
     }
-    release(cookie);
-    // What arrives from now on stays in the socket for the worker; only a loss is looked for:
-    // bytes TCP took in while the socket left the map that are neither read nor queued.
-    const uint64_t received = tcp_bytes_received(fd);
-    if (received == before && before <= bytes.size()) return {};
-    int queued = 0;
-    // FIONREAD is rcv_nxt - copied_seq; kernels that consumed part of the stream through the
-    // stream parser can leave copied_seq ahead and report a negative count: that is nothing
-    // queued, not a loss.
-    if (::ioctl(fd, FIONREAD, &queued) != 0 || queued < 0) queued = 0;
-    // bytes_received was read first, so queued can only have grown since: a positive gap is
-    // a certain loss, never a false alarm.
-    const uint64_t accounted = bytes.size() + static_cast<uint64_t>(queued);
-    if (received > accounted)
-        return {Drain::kLost, std::to_string(received - accounted) +
+    // Out of the map, then the verdict's count, taken with the entry's removal: more than was
+    // read means bytes passed the verdict after the read and the psock dropped them as it
+    // went. (TCP's own counters cannot tell: on 6.x FIONREAD counts what the psock held.) A
+    // verdict still running on another CPU as the socket leaves can drop bytes uncounted; see
+    // docs/troubleshooting.md, "Bytes sent right after the ClientHello".
+    bpf_map_delete_elem(bpf_map__fd(impl_->skel->maps.sock_hash), &cookie);
+    if (bpf_map_lookup_and_delete_elem(conns, &cookie, &conn) == 0 && conn.framed > bytes.size())
+        return {Drain::kLost, std::to_string(conn.framed - bytes.size()) +
                                   " bytes sent during the handoff were lost in the psock"};
     return {};
 }

@@ -10,7 +10,7 @@
 //   3. the stream parser frames the whole ClientHello, the verdict parses it, looks the SNI up in
 //      the route table, and emits a KernelDecision on the ring buffer (one wake-up, many events);
 //   4. the daemon reads the ClientHello bytes with recv() WHILE the socket is still in the map
-//      (data queued in the psock is lost when it leaves), then calls release(cookie), then
+//      (data queued in the psock is lost when it leaves), then takes it out (drain), then
 //      hands off fd + bytes.
 #pragma once
 
@@ -102,11 +102,15 @@ class KernelSteering {
     void release(uint64_t cookie);
 
     // The handoff step of the BPF path, non-blocking. Appends to `bytes` what is readable on fd
-    // while the socket is still in the map. The decision is emitted by the stream parser just
-    // before the verdict queues the message, so the bytes may not be there yet: kWaiting means
-    // "call again when fd is readable". Once everything the verdict passed has been read, the
-    // socket is removed from the map (release) and TCP's own count proves no byte was left
-    // behind in the psock: kDone, or kLost (close the connection; `error` says how many).
+    // while the socket is still in the map. The decision is emitted just before the verdict
+    // queues the bytes, so they may not be readable yet: kWaiting means "call again when fd is
+    // readable". Once everything the verdict passed has been read, the socket leaves the map
+    // (release) and the verdict's final count proves no byte was left behind in the psock:
+    // kDone, or kLost (close the connection; `error` says how many).
+    // A client that sends more in the moment between the last read and the removal loses those
+    // bytes in the kernel (kLost; see docs/troubleshooting.md). Holding them in TCP's queue with
+    // SO_RCVLOWAT was tried and does not work: TCP then refuses to read past the bytes the
+    // psock took (the kernel warns "TCP recvmsg seq # bug") and the connection stalls.
     enum class Drain { kDone, kWaiting, kLost };
     struct DrainResult {
         Drain status = Drain::kDone;
