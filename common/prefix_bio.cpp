@@ -5,6 +5,8 @@
 #include <memory>
 #include <vector>
 
+#include "common/filter_bio.hpp"
+
 namespace sni {
 
 namespace {
@@ -17,21 +19,7 @@ struct PrefixState {
 };
 
 PrefixState *state_of(BIO *b) {
-    return static_cast<PrefixState *>(BIO_get_data(b));
-}
-
-int prefix_create(BIO *b) {
-    BIO_set_data(b, nullptr);
-    BIO_set_init(b, 1);
-    return 1;
-}
-
-int prefix_destroy(BIO *b) {
-    if (b == nullptr) return 0;
-    delete state_of(b);
-    BIO_set_data(b, nullptr);
-    BIO_set_init(b, 0);
-    return 1;
+    return filter_bio::state<PrefixState>(b);
 }
 
 int prefix_read_ex(BIO *b, char *out, size_t len, size_t *read) {
@@ -88,12 +76,6 @@ long prefix_ctrl(BIO *b, int cmd, long num, void *ptr) {
     return BIO_ctrl(next, cmd, num, ptr);
 }
 
-long prefix_callback_ctrl(BIO *b, int cmd, BIO_info_cb *fp) {
-    BIO *next = BIO_next(b);
-    if (next == nullptr) return 0;
-    return BIO_callback_ctrl(next, cmd, fp);
-}
-
 int prefix_gets(BIO *b, char *buf, int size) {
     // Line reads are not used on TLS streams; read byte by byte through read_ex.
     if (size <= 0) return 0;
@@ -115,12 +97,12 @@ PrefixBioMethod::PrefixBioMethod() {
     type_ = index | BIO_TYPE_FILTER;
     method_ = BIO_meth_new(type_, "sni prefix filter");
     if (method_ == nullptr) return;
-    if (!BIO_meth_set_create(method_, prefix_create) ||
-        !BIO_meth_set_destroy(method_, prefix_destroy) ||
+    if (!BIO_meth_set_create(method_, filter_bio::create) ||
+        !BIO_meth_set_destroy(method_, filter_bio::destroy<PrefixState>) ||
         !BIO_meth_set_read_ex(method_, prefix_read_ex) ||
         !BIO_meth_set_write_ex(method_, prefix_write_ex) ||
         !BIO_meth_set_ctrl(method_, prefix_ctrl) ||
-        !BIO_meth_set_callback_ctrl(method_, prefix_callback_ctrl) ||
+        !BIO_meth_set_callback_ctrl(method_, filter_bio::callback_ctrl) ||
         !BIO_meth_set_gets(method_, prefix_gets)) {
         BIO_meth_free(method_);
         method_ = nullptr;
@@ -137,7 +119,7 @@ BioPtr PrefixBioMethod::make(std::span<const std::uint8_t> prefix) const {
     if (!b) return nullptr;
     auto s = std::make_unique<PrefixState>();
     s->bytes.assign(prefix.begin(), prefix.end());
-    BIO_set_data(b.get(), s.release());  // freed by prefix_destroy
+    BIO_set_data(b.get(), s.release());  // freed by filter_bio::destroy
     return b;
 }
 

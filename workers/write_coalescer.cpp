@@ -6,6 +6,8 @@
 #include <cstring>
 #include <memory>
 
+#include "common/filter_bio.hpp"
+
 namespace sni::worker {
 
 namespace {
@@ -16,7 +18,7 @@ struct Held {
 };
 
 Held *held_of(BIO *b) {
-    return static_cast<Held *>(BIO_get_data(b));
+    return filter_bio::state<Held>(b);
 }
 
 // Writes everything held to the next BIO. 1 when nothing is left; 0 when the next BIO took
@@ -33,20 +35,6 @@ int send_held(BIO *b, Held &h) {
         h.len -= n;
     }
     h.off = 0;
-    return 1;
-}
-
-int coalesce_create(BIO *b) {
-    BIO_set_data(b, nullptr);
-    BIO_set_init(b, 1);
-    return 1;
-}
-
-int coalesce_destroy(BIO *b) {
-    if (b == nullptr) return 0;
-    delete held_of(b);
-    BIO_set_data(b, nullptr);
-    BIO_set_init(b, 0);
     return 1;
 }
 
@@ -97,11 +85,6 @@ long coalesce_ctrl(BIO *b, int cmd, long num, void *ptr) {
     return ret;
 }
 
-long coalesce_callback_ctrl(BIO *b, int cmd, BIO_info_cb *fp) {
-    BIO *next = BIO_next(b);
-    return next != nullptr ? BIO_callback_ctrl(next, cmd, fp) : 0;
-}
-
 // The method is made once per process and never changes afterwards.
 class CoalesceMethod {
   public:
@@ -122,11 +105,11 @@ class CoalesceMethod {
         type_ = index | BIO_TYPE_FILTER;
         method_ = BIO_meth_new(type_, "sni write coalescer");
         if (method_ == nullptr) return;
-        if (!BIO_meth_set_create(method_, coalesce_create) ||
-            !BIO_meth_set_destroy(method_, coalesce_destroy) ||
+        if (!BIO_meth_set_create(method_, filter_bio::create) ||
+            !BIO_meth_set_destroy(method_, filter_bio::destroy<Held>) ||
             !BIO_meth_set_write_ex(method_, coalesce_write_ex) ||
             !BIO_meth_set_ctrl(method_, coalesce_ctrl) ||
-            !BIO_meth_set_callback_ctrl(method_, coalesce_callback_ctrl)) {
+            !BIO_meth_set_callback_ctrl(method_, filter_bio::callback_ctrl)) {
             BIO_meth_free(method_);
             method_ = nullptr;
         }
