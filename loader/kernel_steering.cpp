@@ -303,9 +303,13 @@ int KernelSteering::consume(const std::function<void(const KernelDecision &)> &f
     return n;
 }
 
-void KernelSteering::release(uint64_t cookie) {
+uint64_t KernelSteering::release(uint64_t cookie) {
     bpf_map_delete_elem(bpf_map__fd(impl_->skel->maps.sock_hash), &cookie);
-    bpf_map_delete_elem(bpf_map__fd(impl_->skel->maps.conns), &cookie);
+    // Out of the map first: the count read with the entry's removal is then final.
+    steer_conn conn{};
+    if (bpf_map_lookup_and_delete_elem(bpf_map__fd(impl_->skel->maps.conns), &cookie, &conn) != 0)
+        return 0;
+    return conn.framed;
 }
 
 bool KernelSteering::owns(uint64_t cookie) const {
@@ -317,27 +321,27 @@ KernelSteering::DrainResult KernelSteering::drain(int fd, uint64_t cookie,
                                                   std::vector<uint8_t> &bytes) {
     // Bounded: more than a handoff can carry is refused by the daemon anyway.
     const bool open = recv_available(fd, bytes, handoff::kMaxHelloBytes).error == 0;
-    const int conns = bpf_map__fd(impl_->skel->maps.conns);
     // Let go only when the psock holds nothing that its removal could drop. When everything
     // TCP received has been read here (the usual case: the ClientHello and nothing after it),
     // that is certain without asking the map: every byte read came through the verdict.
     const uint64_t before = tcp_bytes_received(fd);
     steer_conn conn{};
-    if (open && before != bytes.size() && bpf_map_lookup_elem(conns, &cookie, &conn) == 0) {
+    if (open && before != bytes.size() &&
+        bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.conns), &cookie, &conn) == 0) {
         // framed counts what the verdict passed to the socket; it is set before the decision
         // is emitted and grows with every later buffer. Wait until everything TCP received was
         // passed and everything passed was read.
         if (conn.framed == 0 || bytes.size() < conn.framed) return {Drain::kWaiting, {}};
         if (before > conn.framed) return {Drain::kWaiting, {}};
     }
-    // Out of the map, then the verdict's count, taken with the entry's removal: more than was
-    // read means bytes passed the verdict after the read and the psock dropped them as it
-    // went. (TCP's own counters cannot tell: on 6.x FIONREAD counts what the psock held.) A
-    // verdict still running on another CPU as the socket leaves can drop bytes uncounted; see
-    // docs/troubleshooting.md, "Bytes sent right after the ClientHello".
-    bpf_map_delete_elem(bpf_map__fd(impl_->skel->maps.sock_hash), &cookie);
-    if (bpf_map_lookup_and_delete_elem(conns, &cookie, &conn) == 0 && conn.framed > bytes.size())
-        return {Drain::kLost, std::to_string(conn.framed - bytes.size()) +
+    // The verdict's final count: more than was read means bytes passed the verdict after the
+    // read and the psock dropped them as it went. (TCP's own counters cannot tell: on 6.x
+    // FIONREAD counts what the psock held.) A verdict still running on another CPU as the
+    // socket leaves can drop bytes uncounted; see docs/troubleshooting.md, "Bytes sent right
+    // after the ClientHello".
+    const uint64_t framed = release(cookie);
+    if (framed > bytes.size())
+        return {Drain::kLost, std::to_string(framed - bytes.size()) +
                                   " bytes sent during the handoff were lost in the psock"};
     return {};
 }

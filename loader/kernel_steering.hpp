@@ -98,8 +98,9 @@ class KernelSteering {
     bool owns(uint64_t cookie) const;
 
     // Removes the socket from the SOCKHASH (after its ClientHello bytes were read) and forgets
-    // its per-connection kernel state. Safe to call for a cookie the kernel never saw.
-    void release(uint64_t cookie);
+    // its per-connection kernel state. Returns how many bytes the verdict passed to the socket
+    // in all (0 for a cookie the kernel never saw, which is safe to pass).
+    uint64_t release(uint64_t cookie);
 
     // The handoff step of the BPF path, non-blocking. Appends to `bytes` what is readable on fd
     // while the socket is still in the map. The decision is emitted just before the verdict

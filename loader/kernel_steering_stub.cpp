@@ -40,7 +40,9 @@ int KernelSteering::event_fd() const {
 int KernelSteering::consume(const std::function<void(const KernelDecision &)> &) {
     return 0;
 }
-void KernelSteering::release(uint64_t) {}
+uint64_t KernelSteering::release(uint64_t) {
+    return 0;
+}
 bool KernelSteering::owns(uint64_t) const {
     return false;
 }
