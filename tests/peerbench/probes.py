@@ -2,19 +2,20 @@
 """PeerbenchProbes: peerbench's correctness probes against sni-splitter, both modes.
 
 Runs ../shared/peerbench/run.sh --probes-only --only sni-splitter with the adapter in
-bench/peerbench, on a copy of the scenario whose listener and backend ports are four consecutive free ports below the
-ephemeral range (other engineers and tests use the default ports at the same time), and fails unless
-every probe of both rows (terminate = reencrypt, passthrough) passed.
+bench/peerbench, on a copy of the scenario whose listener and backend ports are four consecutive
+free ports below the ephemeral range (other engineers and tests use the default ports at the same
+time), and fails unless every probe of both rows (terminate = reencrypt, passthrough) passed.
 
     probes.py REPO_ROOT BIN_DIR WORK_DIR
 """
 import fcntl
 import json
 import os
-import socket
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 
 
 def find_peerbench(repo):
@@ -37,7 +38,7 @@ def claim_ports(count):
     with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
         high = int(f.read().split()[0])
     low = max(1024, high - 20000)
-    lockdir = os.path.join("/tmp", "sni-splitter-test-ports")
+    lockdir = os.path.join(tempfile.gettempdir(), "sni-splitter-test-ports")  # as the harness
     os.makedirs(lockdir, exist_ok=True)
     span = high - low - count
     for tried in range(span):
