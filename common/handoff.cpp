@@ -175,9 +175,12 @@ DatagramResult recv_datagram(int channel, std::vector<std::uint8_t> &scratch) {
 }
 
 RecvResult recv_handoff(int channel, std::vector<std::uint8_t> &scratch) {
-    auto d = recv_datagram(channel, scratch);
-    if (!d) return config::unexpected(std::move(d).error());
-    return parse_handoff(std::move(d).value(), scratch);
+    return parse_handoff(recv_datagram(channel, scratch), scratch);
+}
+
+RecvResult parse_handoff(DatagramResult received, const std::vector<std::uint8_t> &scratch) {
+    if (!received) return config::unexpected(std::move(received).error());
+    return parse_handoff(std::move(received).value(), scratch);
 }
 
 RecvResult parse_handoff(Datagram datagram, const std::vector<std::uint8_t> &scratch) {

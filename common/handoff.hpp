@@ -159,6 +159,8 @@ DatagramResult recv_datagram(int channel, std::vector<std::uint8_t> &scratch);
 // The handoff in a datagram received into `scratch`; kBadMessage when it is not one. Fds of a
 // rejected datagram are closed before returning.
 RecvResult parse_handoff(Datagram datagram, const std::vector<std::uint8_t> &scratch);
+// The same for recv_datagram's result as it is: a failed receive passes through unchanged.
+RecvResult parse_handoff(DatagramResult received, const std::vector<std::uint8_t> &scratch);
 
 // recv_datagram + parse_handoff, for a channel that carries handoffs only.
 RecvResult recv_handoff(int channel, std::vector<std::uint8_t> &scratch);

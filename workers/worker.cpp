@@ -98,22 +98,16 @@ void Worker::on_channel(Clock::time_point now) {
     if (!taking_) return;
     // The channel carries handoffs and ticket keys: dispatch on the magic.
     auto d = handoff::recv_datagram(channel_, scratch_);
-    if (d) {
-        if (conn_report::magic_of({scratch_.data(), d->size}) == tickets::kMagic) {
-            on_ticket_keys(d->size);  // an fd wrongly attached to it closes with `d`
-            return;
-        }
-        auto r = handoff::parse_handoff(std::move(d).value(), scratch_);
-        if (r) {
-            accept(std::move(r).value(), now);
-            return;
-        }
-        log_.error("bad handoff dropped",
-                   {log::kv("error", handoff::recv_error_name(r.error().kind)),
-                    log::kv("detail", r.error().detail)});
+    if (d && conn_report::magic_of({scratch_.data(), d->size}) == tickets::kMagic) {
+        on_ticket_keys(d->size);  // an fd wrongly attached to it closes with `d`
         return;
     }
-    const auto &e = d.error();
+    auto r = handoff::parse_handoff(std::move(d), scratch_);
+    if (r) {
+        accept(std::move(r).value(), now);
+        return;
+    }
+    const auto &e = r.error();
     switch (e.kind) {
         case handoff::RecvError::kWouldBlock:
             return;
@@ -124,7 +118,7 @@ void Worker::on_channel(Clock::time_point now) {
             log_.error("handoff channel failed", {log::kv("detail", e.detail)});
             stop_taking("channel failed", now);
             return;
-        default:
+        default:  // truncated or malformed: dropped, its fds closed
             log_.error("bad handoff dropped", {log::kv("error", handoff::recv_error_name(e.kind)),
                                                log::kv("detail", e.detail)});
             return;

@@ -101,8 +101,7 @@ class Worker {
             auto d = handoff::recv_datagram(channel_, scratch_);
             // This echo worker has no use for ticket keys: that datagram is dropped.
             if (d && conn_report::magic_of({scratch_.data(), d->size}) == tickets::kMagic) continue;
-            auto r = d ? handoff::parse_handoff(std::move(d).value(), scratch_)
-                       : handoff::RecvResult(config::unexpected(std::move(d).error()));
+            auto r = handoff::parse_handoff(std::move(d), scratch_);
             if (!r) {
                 const auto &e = r.error();
                 if (e.kind == handoff::RecvError::kWouldBlock) return true;
