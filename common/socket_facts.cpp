@@ -38,7 +38,11 @@ std::uint64_t tcp_bytes_received(int fd) {
     tcp_info info{};
     socklen_t len = sizeof info;
     if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return 0;
-    return info.tcpi_bytes_received;
+    // The states a socket reaches once the peer's FIN arrived (include/net/tcp_states.h).
+    constexpr std::uint8_t kCloseWait = 8, kLastAck = 9, kClosing = 11, kTimeWait = 6;
+    const std::uint8_t st = info.tcpi_state;
+    const bool fin = st == kCloseWait || st == kLastAck || st == kClosing || st == kTimeWait;
+    return info.tcpi_bytes_received - (fin && info.tcpi_bytes_received > 0 ? 1 : 0);
 }
 
 std::optional<std::uint64_t> tcp_bytes_queued(int fd) {

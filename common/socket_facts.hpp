@@ -18,7 +18,10 @@ int socket_error(int fd);
 // SO_RCVLOWAT 1: makes the kernel signal data-ready again for what is already queued.
 void rearm_data_ready(int fd);
 
-// TCP_INFO tcpi_bytes_received: every byte TCP received so far (0 when unknown).
+// The stream bytes TCP received so far (0 when unknown): TCP_INFO tcpi_bytes_received, less the
+// one sequence number a received FIN takes (tcpi_bytes_received counts it). Exact while this
+// side has not shut down: once both FINs are through (TCP_CLOSE) it cannot tell a FIN from a
+// reset and may count one more.
 std::uint64_t tcp_bytes_received(int fd);
 
 // Bytes the socket has taken for sending so far: acknowledged (tcpi_bytes_acked) plus still

@@ -48,5 +48,21 @@ TEST(SocketFacts, ConnectedSocketCountsItsSynAcceptedSocketDoesNot) {
     EXPECT_EQ(tcp_bytes_queued(p.passive.get()).value_or(0), 10u);
 }
 
+// The BPF handoff compares these with the bytes it read: a FIN counted as a byte made it wait
+// for a byte that never comes (the daemon spun until client_hello_timeout on a client that sent
+// its ClientHello and half-closed).
+TEST(SocketFacts, BytesReceivedCountsStreamBytesNotTheFin) {
+    Pair p = connected_pair();
+    ASSERT_TRUE(p.active.valid() && p.passive.valid());
+    const char data[175] = {};
+    ASSERT_EQ(::send(p.active.get(), data, sizeof data, 0), 175);
+    EXPECT_EQ(tcp_bytes_received(p.passive.get()), 175u);
+    ASSERT_EQ(::shutdown(p.active.get(), SHUT_WR), 0);
+    char buf[256];
+    ASSERT_EQ(::recv(p.passive.get(), buf, sizeof buf, 0), 175);
+    ASSERT_EQ(::recv(p.passive.get(), buf, sizeof buf, 0), 0);  // the FIN is here
+    EXPECT_EQ(tcp_bytes_received(p.passive.get()), 175u);
+}
+
 }  // namespace
 }  // namespace sni
