@@ -4,15 +4,17 @@
  *
  *  sockops (cgroup, bpf_link): a passively established socket whose local address is one of our
  *      listeners goes into sock_hash, keyed by its cookie, with a steer_conn entry in conns.
- *  sk_skb verdict (BPF_SK_SKB_VERDICT, no strparser): parses the first buffer the socket
- *      receives with the shared parser (clienthello.h), looks the SNI up in the route table and
- *      emits one steer_event on the ring buffer (NEED_MORE: the daemon finishes the parse).
- *      Every buffer is passed to the socket and counted in steer_conn.framed; the daemon reads
- *      them while the socket is still in the map, then removes it.
- *
- *  sk_skb verdict relay_verdict (on relay_socks): the passthrough relay. A socket the worker
- *      paired with its peer (relay_peers) has every buffer it receives redirected to the peer's
- *      egress: no wake-up, no copy, no syscall per message in userspace.
+ *  sk_skb verdict (BPF_SK_SKB_VERDICT, no strparser), one program for the one SOCKHASH:
+ *    - the passthrough relay, looked at first: a socket the worker paired with its peer
+ *      (relay_peers) has every buffer it receives redirected to the peer's egress: no wake-up,
+ *      no copy, no syscall per message in userspace;
+ *    - the classifier: parses the first buffer the socket receives with the shared parser
+ *      (clienthello.h), looks the SNI up in the route table and emits one steer_event on the
+ *      ring buffer (NEED_MORE: the daemon finishes the parse). Every buffer is passed to the
+ *      socket and counted in steer_conn.framed; the daemon reads them while the socket is still
+ *      in the map. Then it removes the socket (terminate, reencrypt), or leaves it there for the
+ *      worker to pair (passthrough): a psock's queue is lost when its socket leaves the map, so
+ *      a passthrough socket never leaves it while it is open.
  *
  * See docs/architecture.md for the kernel facts this relies on.
  */
@@ -31,10 +33,17 @@
 
 struct {
     __uint(type, BPF_MAP_TYPE_SOCKHASH);
-    __uint(max_entries, STEER_MAX_CONNS);
+    __uint(max_entries, STEER_MAX_SOCKS);
     __type(key, __u64);
     __type(value, __u64);
 } sock_hash SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, RELAY_MAX_SOCKS);
+    __type(key, __u64);
+    __type(value, struct relay_peer);
+} relay_peers SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
@@ -243,16 +252,38 @@ static __always_inline void emit_deferred(struct steer_conn *conn, __u64 cookie,
     }
 }
 
+/* A paired socket's buffer: to the peer's egress, or kept here (counted) while the peer is not
+ * in the map yet. */
+static __always_inline int relay(struct __sk_buff *skb, struct relay_peer *p, __u32 skb_len) {
+    /*
+     * The FIN comes as a buffer of length 0: never redirect it (the kernel's redirect worker
+     * takes a 0-byte send as a broken pipe and stops the peer's transmit). The worker carries
+     * the FIN over itself, after the bytes before it.
+     */
+    if (skb_len == 0) return SK_DROP;
+    if (bpf_sk_redirect_hash(skb, &sock_hash, &p->peer, 0) == SK_PASS) {
+        __sync_fetch_and_add(&p->bytes, skb_len);
+        return SK_PASS;
+    }
+    /* The peer is not in the map: keep the bytes on this socket (the worker sees `held`). */
+    __sync_fetch_and_add(&p->held, skb_len);
+    return SK_PASS;
+}
+
 SEC("sk_skb") /* attached as BPF_SK_SKB_VERDICT */
 int steer_verdict(struct __sk_buff *skb) {
     __u64 cookie = bpf_get_socket_cookie(skb);
     __u32 skb_len = skb->len; /* read once: clang must not merge it with a map load */
-    struct steer_conn *conn = bpf_map_lookup_elem(&conns, &cookie);
-    struct steer_counters *c = ctrs();
+    struct relay_peer *p = bpf_map_lookup_elem(&relay_peers, &cookie);
+    struct steer_conn *conn;
+    struct steer_counters *c;
     struct steer_scratch *s;
     __u32 *depth = 0;
     __u32 status;
 
+    if (p) return relay(skb, p, skb_len);
+    conn = bpf_map_lookup_elem(&conns, &cookie);
+    c = ctrs();
     if (c) __sync_fetch_and_add(&c->verdict_msgs, 1);
     if (!conn) return SK_PASS;
     /* After the first look: every byte goes on to the socket, counted for the daemon. */
@@ -303,42 +334,6 @@ int steer_verdict(struct __sk_buff *skb) {
         }
     }
     *depth -= 1;
-    return SK_PASS;
-}
-
-struct {
-    __uint(type, BPF_MAP_TYPE_SOCKHASH);
-    __uint(max_entries, RELAY_MAX_SOCKS);
-    __type(key, __u64);
-    __type(value, __u64);
-} relay_socks SEC(".maps");
-
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, RELAY_MAX_SOCKS);
-    __type(key, __u64);
-    __type(value, struct relay_peer);
-} relay_peers SEC(".maps");
-
-SEC("sk_skb") /* attached to relay_socks as BPF_SK_SKB_VERDICT */
-int relay_verdict(struct __sk_buff *skb) {
-    __u64 cookie = bpf_get_socket_cookie(skb);
-    __u32 skb_len = skb->len;
-    struct relay_peer *p = bpf_map_lookup_elem(&relay_peers, &cookie);
-
-    if (!p) return SK_PASS;
-    /*
-     * The FIN comes as a buffer of length 0: never redirect it (the kernel's redirect worker
-     * takes a 0-byte send as a broken pipe and stops the peer's transmit). The worker carries
-     * the FIN over itself, after the bytes before it.
-     */
-    if (skb_len == 0) return SK_DROP;
-    if (bpf_sk_redirect_hash(skb, &relay_socks, &p->peer, 0) == SK_PASS) {
-        __sync_fetch_and_add(&p->bytes, skb_len);
-        return SK_PASS;
-    }
-    /* The peer is not in the map: keep the bytes on this socket (the worker sees `held`). */
-    __sync_fetch_and_add(&p->held, skb_len);
     return SK_PASS;
 }
 

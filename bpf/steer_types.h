@@ -51,15 +51,18 @@ struct steer_event {
 };
 
 /*
- * Kernel relay of passthrough connections (relay_verdict): both sockets of a relayed pair sit in
- * relay_socks keyed by cookie; relay_peers maps each cookie to its peer's. The worker adds a pair
- * after it wrote the ClientHello to the backend, and removes it once both FINs went through.
+ * Kernel relay of passthrough connections (steer_verdict, relay first): both sockets of a relayed
+ * pair sit in sock_hash keyed by cookie (the client since accept, when the daemon kept it there;
+ * the backend from the pairing on); relay_peers maps each cookie to its peer's. The worker adds
+ * a pair after it wrote the ClientHello to the backend, and removes it once both FINs went
+ * through. Closing a socket takes it out of sock_hash.
  */
 #define RELAY_MAX_SOCKS (2u * STEER_MAX_CONNS)
+#define STEER_MAX_SOCKS (STEER_MAX_CONNS + RELAY_MAX_SOCKS) /* sock_hash: classifying + relayed */
 struct relay_peer {
     __u64 peer;  /* the other socket's cookie */
     __u64 bytes; /* bytes redirected to the peer */
-    __u64 held;  /* bytes kept on this socket: the peer was not in relay_socks (yet) */
+    __u64 held;  /* bytes kept on this socket: the peer was not in sock_hash (yet) */
 };
 
 /* counters (per-CPU array, one entry) */

@@ -73,6 +73,7 @@ SendResult send_handoff(int channel, const Handoff &h, std::span<const std::uint
     w.hello_size = static_cast<std::uint32_t>(hello.size());
     w.client_len = static_cast<std::uint32_t>(h.client_len);
     w.local_len = static_cast<std::uint32_t>(h.local_len);
+    w.flags = h.in_relay_map ? kFlagInRelayMap : 0;
     std::memcpy(&w.client, &h.client, sizeof w.client);
     std::memcpy(&w.local, &h.local, sizeof w.local);
     std::memcpy(&w.facts, &h.facts, sizeof w.facts);
@@ -208,6 +209,8 @@ RecvResult parse_handoff(Datagram datagram, const std::vector<std::uint8_t> &scr
     if (w.outcome > static_cast<std::uint32_t>(Outcome::kDefaultNoSni) ||
         w.classifier > static_cast<std::uint32_t>(Classifier::kBpf))
         return fail(RecvError::kBadMessage, EBADMSG, "bad outcome or classifier");
+    if ((w.flags & ~kKnownFlags) != 0)
+        return fail(RecvError::kBadMessage, EBADMSG, "unknown flags");
     if (fds.size() != 1)
         return fail(RecvError::kBadMessage, EBADMSG,
                     "expected one fd, got " + std::to_string(fds.size()));
@@ -225,6 +228,7 @@ RecvResult parse_handoff(Datagram datagram, const std::vector<std::uint8_t> &scr
     h.client_len = static_cast<socklen_t>(w.client_len);
     std::memcpy(&h.local, &w.local, sizeof h.local);
     h.local_len = static_cast<socklen_t>(w.local_len);
+    h.in_relay_map = (w.flags & kFlagInRelayMap) != 0;
     std::memcpy(&h.facts, &w.facts, sizeof h.facts);
     // Never trust the peer's strings to be terminated.
     h.facts.sni[CH_SNI_BUF - 1] = '\0';

@@ -71,7 +71,15 @@ struct Handoff {
     sockaddr_storage local{};  // local address (getsockname)
     socklen_t local_len = 0;
     ch_info facts{};  // the parser's result: sni, alpn, versions, legacy_version, record_bytes...
+    // The socket is still in the kernel classifier's SOCKHASH, kept there for the passthrough
+    // relay (bytes after the ClientHello may wait in its psock): the worker pairs it there and
+    // must not put it into the map again.
+    bool in_relay_map = false;
 };
+
+// WireHeader::flags
+inline constexpr std::uint32_t kFlagInRelayMap = 1;  // Handoff::in_relay_map
+inline constexpr std::uint32_t kKnownFlags = kFlagInRelayMap;
 
 // The header exactly as it travels.
 struct WireHeader {
@@ -88,7 +96,7 @@ struct WireHeader {
     std::uint32_t hello_size;  // stream bytes after the header (>= facts.record_bytes)
     std::uint32_t client_len;
     std::uint32_t local_len;
-    std::uint32_t reserved;  // 0
+    std::uint32_t flags;  // kFlag*
     sockaddr_storage client;
     sockaddr_storage local;
     ch_info facts;

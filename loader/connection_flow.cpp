@@ -215,11 +215,25 @@ void Daemon::decide_and_act(Connection &conn, const ch_info &facts,
     continue_reading(conn);
 }
 
+// A passthrough connection whose worker relays in the kernel keeps its psock from accept to
+// close: the worker pairs the socket in the same SOCKHASH, so no byte can be dropped with a psock
+// in between (docs/architecture.md, "One SOCKHASH").
+bool Daemon::stays_in_kernel(const Connection &conn) const {
+    return config_.passthrough_relay != config::PassthroughRelay::kSplice &&
+           conn.decision.hands_off() &&
+           config_.routes[conn.decision.route].mode == config::RouteMode::kPassthrough;
+}
+
 // BPF path: read everything the kernel passed to the socket (the ClientHello and whatever
-// followed it) while it is still in the map, take it out, then hand off.
+// followed it) while it is still in the map, take it out (or leave it there: stays_in_kernel),
+// then hand off.
 void Daemon::take_from_kernel(Connection &conn) {
     const std::uint64_t id = conn.id;
-    const auto drained = classifier_.bpf->steering().drain(conn.fd.get(), conn.cookie, conn.hello);
+    KernelSteering &steering = classifier_.bpf->steering();
+    const bool keep = stays_in_kernel(conn);
+    const auto drained = keep ? steering.read_and_keep(conn.fd.get(), conn.cookie,
+                                                       conn.facts.record_bytes, conn.hello)
+                              : steering.drain(conn.fd.get(), conn.cookie, conn.hello);
     if (drained.status == KernelSteering::Drain::kWaiting) {
         if (conn.hello.size() > handoff::kMaxHelloBytes) {
             // The client keeps sending without waiting for an answer, more than a handoff
@@ -236,6 +250,7 @@ void Daemon::take_from_kernel(Connection &conn) {
         return;
     }
     conn.in_steering = false;
+    conn.in_relay_map = keep;
     if (drained.status == KernelSteering::Drain::kLost) {
         if (peer_log_limit_.allow(Clock::now()))
             log_.warn("bytes lost leaving the kernel classifier, connection closed",
@@ -307,6 +322,7 @@ void Daemon::hand_off(std::uint64_t id) {
     h.meta.local = conn.local;
     h.meta.local_len = conn.local_len;
     h.meta.facts = conn.facts;
+    h.meta.in_relay_map = conn.in_relay_map;
     h.hello = std::move(conn.hello);
     h.conn = std::move(conn.fd);
     if (log_.enabled(log::Level::kDebug))

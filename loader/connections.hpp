@@ -35,6 +35,7 @@ struct Connection {
     ConnState state = ConnState::kClassifying;
     std::uint32_t rcvlowat = 1;  // current SO_RCVLOWAT (1 = the kernel default)
     bool in_steering = false;    // BPF path: the kernel holds it in its SOCKHASH and decides
+    bool in_relay_map = false;   // decided, and left in the SOCKHASH for the passthrough relay
 
     // Set once decided.
     Decision decision{};

@@ -142,6 +142,7 @@ class Daemon {
     void decide_and_act(Connection &conn, const ch_info &facts, std::optional<RouteId> matched);
     void continue_reading(Connection &conn);
     void take_from_kernel(Connection &conn);
+    bool stays_in_kernel(const Connection &conn) const;
     void continue_deferred(Connection &conn);
     void hand_off(std::uint64_t id);
     void close_connection(std::uint64_t id, std::uint64_t Counters::*counter,

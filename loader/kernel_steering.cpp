@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -101,7 +102,6 @@ struct KernelSteering::Impl {
     std::string cgroup_path;
     uint32_t max_routes = 1;
     bool verdict_attached = false;
-    bool relay_attached = false;
     const std::function<void(const KernelDecision &)> *sink = nullptr;
 
     ~Impl() {
@@ -112,9 +112,6 @@ struct KernelSteering::Impl {
             if (verdict_attached)
                 bpf_prog_detach2(bpf_program__fd(skel->progs.steer_verdict), map,
                                  BPF_SK_SKB_VERDICT);
-            if (relay_attached)
-                bpf_prog_detach2(bpf_program__fd(skel->progs.relay_verdict),
-                                 bpf_map__fd(skel->maps.relay_socks), BPF_SK_SKB_VERDICT);
         }
     }
 
@@ -183,10 +180,6 @@ KernelSteering::Result<std::unique_ptr<KernelSteering>> KernelSteering::open(
         0)
         return unexpected(errno_text("attaching the skb verdict to the SOCKHASH", errno));
     impl->verdict_attached = true;
-    if (bpf_prog_attach(bpf_program__fd(skel->progs.relay_verdict),
-                        bpf_map__fd(skel->maps.relay_socks), BPF_SK_SKB_VERDICT, 0) != 0)
-        return unexpected(errno_text("attaching the relay verdict to its SOCKHASH", errno));
-    impl->relay_attached = true;
 
     impl->cgroup = OwnedFd(::open(cgroup_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (impl->cgroup.get() < 0)
@@ -206,7 +199,7 @@ KernelSteering::Result<std::unique_ptr<KernelSteering>> KernelSteering::open(
 }
 
 KernelSteering::RelayMaps KernelSteering::relay_maps() const {
-    return {bpf_map__fd(impl_->skel->maps.relay_socks), bpf_map__fd(impl_->skel->maps.relay_peers)};
+    return {bpf_map__fd(impl_->skel->maps.sock_hash), bpf_map__fd(impl_->skel->maps.relay_peers)};
 }
 
 namespace {
@@ -343,6 +336,28 @@ KernelSteering::DrainResult KernelSteering::drain(int fd, uint64_t cookie,
     if (framed > bytes.size())
         return {Drain::kLost, std::to_string(framed - bytes.size()) +
                                   " bytes sent during the handoff were lost in the psock"};
+    return {};
+}
+
+KernelSteering::DrainResult KernelSteering::read_and_keep(int fd, uint64_t cookie,
+                                                          std::size_t hello_bytes,
+                                                          std::vector<uint8_t> &bytes) {
+    // Only the ClientHello's records: whatever follows them stays in the psock for the worker,
+    // as the socket does not leave the map. The decision is emitted just before the verdict
+    // queues the buffer, so the bytes may not be readable yet: then wait for them.
+    uint8_t buf[4096];
+    while (bytes.size() < hello_bytes) {
+        const std::size_t ask = std::min(sizeof buf, hello_bytes - bytes.size());
+        const ssize_t n = ::recv(fd, buf, ask, MSG_DONTWAIT);
+        if (n > 0) {
+            bytes.insert(bytes.end(), buf, buf + n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return {Drain::kWaiting, {}};
+        break;  // closed or failed: the caller finds the hello short
+    }
+    bpf_map_delete_elem(bpf_map__fd(impl_->skel->maps.conns), &cookie);
     return {};
 }
 

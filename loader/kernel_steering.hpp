@@ -11,7 +11,8 @@
 //      the route table, and emits a KernelDecision on the ring buffer (one wake-up, many events);
 //   4. the daemon reads the ClientHello bytes with recv() WHILE the socket is still in the map
 //      (data queued in the psock is lost when it leaves), then takes it out (drain), then
-//      hands off fd + bytes.
+//      hands off fd + bytes. A passthrough connection whose worker relays in the kernel stays
+//      in the map instead (read_and_keep): the worker pairs it with its backend there.
 #pragma once
 
 #include <cstdint>
@@ -119,10 +120,19 @@ class KernelSteering {
     };
     DrainResult drain(int fd, uint64_t cookie, std::vector<uint8_t> &bytes);
 
+    // The handoff step for a socket that stays in the map (a passthrough route whose worker
+    // pairs it there for the kernel relay): reads up to `hello_bytes` (the ClientHello's
+    // records; kWaiting until they are all here), then forgets the classifier's state of the
+    // connection. Bytes that follow the ClientHello stay in the psock for the worker: nothing
+    // is dropped, because the psock is never dropped while the socket is open.
+    DrainResult read_and_keep(int fd, uint64_t cookie, std::size_t hello_bytes,
+                              std::vector<uint8_t> &bytes);
+
     SteeringCounters counters() const;
 
-    // The passthrough relay's maps (bpf/steer.bpf.c relay_verdict), which workers inherit: the
-    // SOCKHASH of relayed sockets and the cookie -> peer table. Owned by this object.
+    // The passthrough relay's maps (bpf/steer.bpf.c), which workers inherit: the SOCKHASH (the
+    // classifier's own: one psock per socket from accept to close) and the cookie -> peer
+    // table. Owned by this object.
     struct RelayMaps {
         int socks = -1;
         int peers = -1;

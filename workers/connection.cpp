@@ -45,6 +45,7 @@ Connection::Connection(ConnEnv &env, RouteRuntime &route, handoff::Received rece
         ::fcntl(fd, F_SETFL, fl | O_NONBLOCK);
     client_.set_fd(std::move(received.conn));
 
+    client_in_map_ = handoff_.in_relay_map;
     stats_.conn_id = handoff_.conn_id;
     stats_.listener_id = handoff_.listener_id;
     stats_.route_id = handoff_.route_id;
@@ -162,8 +163,7 @@ void Connection::advance(Clock::time_point now) {
 
 void Connection::start_relay() {
     relaying_ = true;
-    if (route_.route->mode == config::RouteMode::kPassthrough && env_.relay != nullptr &&
-        !env_.relay->disabled() && start_kernel_relay(Clock::now()))
+    if (route_.route->mode == config::RouteMode::kPassthrough && start_kernel_relay(Clock::now()))
         return;
     if (finished_) return;
     up_ = std::make_unique<Direction>(client_, backend_);
@@ -175,7 +175,7 @@ void Connection::start_relay() {
     const bool client_drained =
         cs == nullptr || (SSL_has_pending(cs) == 0 && env_.prefix.remaining(SSL_get_rbio(cs)) == 0);
     const bool backend_drained = bs == nullptr || SSL_has_pending(bs) == 0;
-    const bool client_rx = cs == nullptr || stats_.client.ktls.rx;
+    const bool client_rx = (cs == nullptr && !client_in_map_) || stats_.client.ktls.rx;
     const bool client_tx = cs == nullptr || stats_.client.ktls.tx;
     const bool backend_rx = bs == nullptr || stats_.backend.ktls.rx;
     const bool backend_tx = bs == nullptr || stats_.backend.ktls.tx;

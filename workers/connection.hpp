@@ -152,7 +152,10 @@ class Connection {
     bool preamble_built_ = false;
     std::string pending_failure_;  // backend unreachable, reported once the alert is out
     bool relaying_ = false;
-    std::optional<KernelRelay::Pair> kernel_;    // set while the kernel relays this pair
+    std::optional<KernelRelay::Pair> kernel_;  // set while the kernel relays this pair
+    // The client socket is in the classifier's SOCKHASH (Handoff::in_relay_map): its bytes go
+    // through its psock, which splice() does not read.
+    bool client_in_map_ = false;
     bool k_up_eof_ = false, k_up_done_ = false;  // client FIN seen / carried to the backend
     bool k_down_eof_ = false, k_down_done_ = false;
     std::uint64_t k_seen_bytes_ = 0;                   // for the idle timeout

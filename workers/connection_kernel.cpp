@@ -23,15 +23,24 @@ constexpr auto kFlushPoll = std::chrono::milliseconds(1);
 }  // namespace
 
 bool Connection::start_kernel_relay(Clock::time_point now) {
-    auto joined = env_.relay->join(client_.fd(), handoff_.cookie, backend_.fd());
+    KernelRelay *relay = env_.relay;
+    if (relay == nullptr || relay->disabled()) return false;
+    // Bytes the client sent behind its ClientHello without waiting for an answer (TLS 1.3
+    // early data), still in its psock (the socket is in the classifier's map all along): the
+    // pair would redirect what follows them before they are taken, so this connection is
+    // relayed in userspace, with read() (a psock is not spliced from).
+    std::uint8_t probe = 0;
+    if (client_in_map_ && ::recv(client_.fd(), &probe, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
+        return false;
+    auto joined = relay->join(client_.fd(), handoff_.cookie, backend_.fd(), client_in_map_);
     if (!joined) {
         const KernelRelay::JoinError &e = joined.error();
         if (e.err == EPERM || e.err == EACCES) {
-            env_.relay->disable();
-            env_.log.warn("kernel relay not permitted here, passthrough is spliced",
+            relay->disable();
+            env_.log.warn("kernel relay not permitted here, passthrough is relayed in userspace",
                           {log::kv("error", e.what + ": " + std::strerror(e.err))});
         } else {
-            env_.log.debug("kernel relay unavailable for this connection, splicing",
+            env_.log.debug("kernel relay unavailable for this connection, relaying in userspace",
                            {log::kv("error", e.what + ": " + std::strerror(e.err))});
         }
         return false;
@@ -41,12 +50,18 @@ bool Connection::start_kernel_relay(Clock::time_point now) {
     // A byte held on one socket arrived while its peer was not paired yet: the bytes after it
     // were redirected, so it cannot be put back in order. A TLS client sends nothing in that
     // window (it waits for the backend's answer); close rather than reorder.
-    // Only the client can hold: the backend goes in second, when its peer is already there.
-    const std::uint64_t held = env_.relay->counts(kernel_->client).held;
-    if (held > 0) {
+    // Only the client can hold: the backend goes in last, when its peer is already there.
+    // A client socket that was in the map all along can also have bytes in its psock that
+    // passed the verdict after the look above and before the pair was made.
+    const std::uint64_t held = relay->counts(kernel_->client).held;
+    const bool queued =
+        client_in_map_ && ::recv(client_.fd(), &probe, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+    if (held > 0 || queued) {
         finish(conn_report::CloseReason::kRelayError,
-               "kernel relay: " + std::to_string(held) +
-                   " bytes arrived before both sockets were paired",
+               held > 0 ? "kernel relay: " + std::to_string(held) +
+                              " bytes arrived before both sockets were paired"
+                        : std::string("kernel relay: client bytes arrived while the sockets "
+                                      "were being paired"),
                now);
         return false;
     }

@@ -105,7 +105,7 @@ config::Result<std::unique_ptr<KernelRelay>, std::string> KernelRelay::from_env(
 }
 
 config::Result<KernelRelay::Pair, KernelRelay::JoinError> KernelRelay::join(
-    int client_fd, std::uint64_t client_cookie, int backend_fd) {
+    int client_fd, std::uint64_t client_cookie, int backend_fd, bool client_in_map) {
     const auto c = client_cookie != 0 ? std::optional(client_cookie) : socket_cookie(client_fd);
     const auto b = socket_cookie(backend_fd);
     if (!c || !b) return config::unexpected(JoinError{errno, "SO_COOKIE"});
@@ -116,16 +116,22 @@ config::Result<KernelRelay::Pair, KernelRelay::JoinError> KernelRelay::join(
     const std::uint64_t bfd = static_cast<std::uint64_t>(backend_fd);
     int err = map_update_two(peers_.get(), keys, peers);
     if (err != 0) {
-        unpair(pair);
+        if (client_in_map)
+            unpair_backend_side(pair);
+        else
+            unpair(pair);
         return config::unexpected(JoinError{err, "relay peers update"});
     }
-    if ((err = map_update(socks_.get(), &pair.client, &cfd)) != 0 ||
+    if ((!client_in_map && (err = map_update(socks_.get(), &pair.client, &cfd)) != 0) ||
         (err = map_update(socks_.get(), &pair.backend, &bfd)) != 0) {
-        unpair(pair);
+        if (client_in_map)
+            unpair_backend_side(pair);
+        else
+            unpair(pair);
         return config::unexpected(JoinError{err, "relay SOCKHASH insert"});
     }
     rearm_data_ready(backend_fd);
-    rearm_data_ready(client_fd);
+    if (!client_in_map) rearm_data_ready(client_fd);
     return pair;
 }
 
@@ -137,6 +143,11 @@ KernelRelay::Counts KernelRelay::counts(std::uint64_t cookie) const {
 
 void KernelRelay::leave(const Pair &pair) {
     map_delete_two(peers_.get(), {pair.client, pair.backend});
+}
+
+void KernelRelay::unpair_backend_side(const Pair &pair) {
+    map_delete(socks_.get(), &pair.backend);
+    leave(pair);
 }
 
 void KernelRelay::unpair(const Pair &pair) {

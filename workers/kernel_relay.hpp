@@ -1,6 +1,8 @@
 // The passthrough relay in the kernel: a worker pairs a client socket with its backend socket in
-// the daemon's BPF maps (bpf/steer.bpf.c: relay_socks, relay_peers), and from then on every
+// the daemon's BPF maps (bpf/steer.bpf.c: sock_hash, relay_peers), and from then on every
 // buffer one socket receives is redirected by the sk_skb verdict to the other socket's egress.
+// A client socket the BPF classifier took is still in sock_hash when it arrives (the daemon
+// leaves it there: Handoff::in_relay_map), so it keeps one psock from accept to close.
 // No wake-up, no syscall and no copy in userspace per message; the worker only watches both
 // sockets for their end (FIN, RST) and carries a FIN over once the bytes before it went out.
 //
@@ -34,13 +36,16 @@ class KernelRelay {
         int err = 0;  // errno of the failing call
         std::string what;
     };
-    // Pairs two connected TCP sockets. The client socket goes in first: a TLS client sends
-    // nothing between its ClientHello and the backend's answer, so no byte can arrive on it
-    // while its peer is not in the map yet. Then both are kicked (SO_RCVLOWAT) so bytes queued
-    // before the insert are redirected too. On error nothing stays in the maps.
+    // Pairs two connected TCP sockets. The peer entries go in first, then the client socket
+    // (unless `client_in_map`: the daemon left it there), then the backend's: a TLS client
+    // sends nothing between its ClientHello and the backend's answer, so no byte should arrive
+    // on it while its peer is not in the map yet (one that does is counted in `held`). Sockets
+    // put in here are kicked (SO_RCVLOWAT) so bytes queued before the insert are redirected
+    // too. On error nothing of the pair stays in the maps but a client that was in the map
+    // before: it stays there (its psock may hold bytes), and is relayed in userspace.
     // `client_cookie`: the client socket's cookie as the daemon read it (0: ask the kernel).
-    config::Result<Pair, JoinError> join(int client_fd, std::uint64_t client_cookie,
-                                         int backend_fd);
+    config::Result<Pair, JoinError> join(int client_fd, std::uint64_t client_cookie, int backend_fd,
+                                         bool client_in_map);
 
     struct Counts {
         std::uint64_t bytes = 0;  // redirected to the peer
@@ -59,6 +64,9 @@ class KernelRelay {
     void disable() { disabled_ = true; }
 
   private:
+    // unpair, but the client socket stays in the map (the daemon put it there).
+    void unpair_backend_side(const Pair &pair);
+
     UniqueFd socks_;
     UniqueFd peers_;
     bool disabled_ = false;
