@@ -49,6 +49,10 @@ bool KernelSteering::owns(uint64_t) const {
 KernelSteering::DrainResult KernelSteering::drain(int, uint64_t, std::vector<uint8_t> &) {
     return {Drain::kLost, kNotBuilt};
 }
+KernelSteering::DrainResult KernelSteering::read_and_keep(int, uint64_t, std::size_t,
+                                                          std::vector<uint8_t> &) {
+    return {Drain::kLost, kNotBuilt};
+}
 KernelSteering::RelayMaps KernelSteering::relay_maps() const {
     return {};
 }
