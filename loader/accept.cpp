@@ -96,11 +96,7 @@ void Daemon::start_connection(std::size_t socket_index, UniqueFd fd, const socka
     c.cookie = socket_cookie(fd.get()).value_or(0);
     c.fd = std::move(fd);
 
-    bool bpf = classifier_.bpf != nullptr;
-    if (bpf && !classifier_.bpf->steering().owns(c.cookie)) {
-        ++counters_.bpf_not_owned;  // the kernel did not take it: classify it here
-        bpf = false;
-    }
+    const bool bpf = classifier_.bpf != nullptr;
     c.in_steering = bpf;
     // Userspace: wait for bytes. BPF: the kernel reads them; only watch for the peer leaving.
     const std::uint32_t events = bpf ? EPOLLRDHUP : (EPOLLIN | EPOLLRDHUP);
@@ -116,16 +112,31 @@ void Daemon::start_connection(std::size_t socket_index, UniqueFd fd, const socka
                                 log::kv("listener", config_.listeners[c.listener_id].name),
                                 log::kv("cookie", c.cookie)});
     const std::uint64_t id = c.id;
+    const std::uint64_t cookie = c.cookie;
     deadlines_[c.listener_id].push(id, Clock::now());
     Connection &conn = conns_.insert(std::move(c));
+    if (bpf) take_into_steering(conn, id, cookie);
+}
 
-    if (bpf) {
-        BpfClassifier::kick(conn.fd.get());
-        if (auto parked = classifier_.bpf->claim(conn.cookie)) {
-            ++counters_.bpf_early_decisions;
-            apply_kernel_decision(conn, *parked);
-        }
+// BPF path, right after accept. The kick makes the kernel parse a ClientHello that arrived while
+// the socket sat in the accept queue; the verdict runs inside that setsockopt, so its decision
+// is on the ring buffer when it returns. A decision proves the kernel took the socket; only
+// without one is the map asked (KernelSteering::owns), and a socket the kernel did not take
+// (table full) is classified here instead.
+void Daemon::take_into_steering(Connection &conn, std::uint64_t id, std::uint64_t cookie) {
+    BpfClassifier::kick(conn.fd.get());
+    if (auto parked = classifier_.bpf->claim(cookie)) {
+        ++counters_.bpf_early_decisions;
+        apply_kernel_decision(conn, *parked);
+        return;
     }
+    on_steering_ready();  // applies this connection's decision too, if the kick produced one
+    Connection *now = conns_.find(id);
+    if (now == nullptr || now->state != ConnState::kClassifying || !now->in_steering) return;
+    if (classifier_.bpf->steering().owns(cookie)) return;  // the ClientHello is not here yet
+    ++counters_.bpf_not_owned;
+    now->in_steering = false;
+    loop_.modify(now->fd.get(), EPOLLIN | EPOLLRDHUP, Token{TokenKind::kConnection, id});
 }
 
 }  // namespace sni::loader
