@@ -26,12 +26,16 @@ bool Connection::start_kernel_relay(Clock::time_point now) {
     KernelRelay *relay = env_.relay;
     if (relay == nullptr || relay->disabled()) return false;
     // Bytes the client sent behind its ClientHello without waiting for an answer (TLS 1.3
-    // early data), still in its psock (the socket is in the classifier's map all along): the
-    // pair would redirect what follows them before they are taken, so this connection is
-    // relayed in userspace, with read() (a psock is not spliced from).
+    // early data) are relayed in userspace, with read() (a psock is not spliced from):
+    //  - in the client's psock (the socket is in the classifier's map all along), the pair
+    //    would redirect what follows them before they are taken;
+    //  - in its TCP queue (the daemon classified it in userspace and read exactly the
+    //    ClientHello), the kernel would redirect the whole buffer the hello's end shares with
+    //    them, the ClientHello bytes the daemon already read included: the verdict-only mode
+    //    hands the program whole buffers, not the unread rest (measured on 6.18: the backend
+    //    got the ClientHello twice; KernelOwnership test).
     std::uint8_t probe = 0;
-    if (client_in_map_ && ::recv(client_.fd(), &probe, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
-        return false;
+    if (::recv(client_.fd(), &probe, 1, MSG_PEEK | MSG_DONTWAIT) == 1) return false;
     auto joined = relay->join(client_.fd(), handoff_.cookie, backend_.fd(), client_in_map_);
     if (!joined) {
         const KernelRelay::JoinError &e = joined.error();
