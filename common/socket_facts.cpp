@@ -34,6 +34,13 @@ void rearm_data_ready(int fd) {
     ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
 }
 
+bool tcp_closed(int fd) {
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    constexpr std::uint8_t kClose = 7;  // include/net/tcp_states.h
+    return ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 && info.tcpi_state == kClose;
+}
+
 std::uint64_t tcp_bytes_received(int fd) {
     tcp_info info{};
     socklen_t len = sizeof info;

@@ -15,6 +15,9 @@ std::optional<std::uint64_t> socket_cookie(int fd);
 // SO_ERROR: the socket's pending error, or the errno of getsockopt itself; 0 when none.
 int socket_error(int fd);
 
+// TCP_INFO: the connection is in TCP_CLOSE (reset, or both FINs through and acknowledged).
+bool tcp_closed(int fd);
+
 // SO_RCVLOWAT 1: makes the kernel signal data-ready again for what is already queued.
 void rearm_data_ready(int fd);
 

@@ -76,8 +76,15 @@ bool Connection::start_kernel_relay(Clock::time_point now) {
 
 void Connection::kernel_event(LegId leg, std::uint32_t events, Clock::time_point now) {
     const Leg &l = leg == LegId::kClient ? client_ : backend_;
-    if (events & EPOLLERR) {  // a reset; a plain EPOLLHUP is both FINs
-        if (const int err = socket_error(l.fd()); err != 0) {
+    // Our FIN on this socket went out already: then EPOLLHUP is both FINs.
+    const bool ours_sent = leg == LegId::kClient ? k_down_done_ : k_up_done_;
+    if (events & (EPOLLERR | EPOLLHUP)) {  // a reset, or both FINs
+        int err = socket_error(l.fd());
+        // A reset can come without its error: measured on 6.18, a client socket that sat in
+        // the SOCKHASH since accept sometimes woke with EPOLLHUP, no EPOLLERR and SO_ERROR 0,
+        // already closed. Closed while our FIN never left is a reset all the same.
+        if (err == 0 && !ours_sent && (events & EPOLLHUP) && tcp_closed(l.fd())) err = ECONNRESET;
+        if (err != 0) {
             finish(conn_report::CloseReason::kRelayError, l.name() + ": " + std::strerror(err),
                    now);
             return;

@@ -64,5 +64,16 @@ TEST(SocketFacts, BytesReceivedCountsStreamBytesNotTheFin) {
     EXPECT_EQ(tcp_bytes_received(p.passive.get()), 175u);
 }
 
+// The kernel relay tells a reset from both FINs by it when the reset came without its error.
+TEST(SocketFacts, ClosedAfterAReset) {
+    Pair p = connected_pair();
+    ASSERT_TRUE(p.active.valid() && p.passive.valid());
+    EXPECT_FALSE(tcp_closed(p.passive.get()));
+    const linger hard{1, 0};
+    ASSERT_EQ(::setsockopt(p.active.get(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard), 0);
+    p.active.reset();  // RST
+    EXPECT_TRUE(tcp_closed(p.passive.get()));
+}
+
 }  // namespace
 }  // namespace sni
