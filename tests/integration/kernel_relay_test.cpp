@@ -232,14 +232,17 @@ TEST(KernelRelay, IdleTimeoutCountsTheKernelsBytes) {
 // Four clients at once, 60 connections each; every echo must come back whole, in order. By
 // design one exception: bytes that arrive in the microseconds while the worker pairs the
 // sockets close the connection with its reason rather than risk reordering them (measured
-// about 1 connection in 16,000 here; a few are allowed, each must say so in the access log).
+// about 1 connection in 10,000 here; a few are allowed, each must say so in the access log).
 void bytes_right_behind_the_hello(const std::string &extra_config, bool early_bytes) {
     EchoBackend backend;
     RealWorkerDaemon d(route_to(backend.port()), "bpf", extra_config);
     ASSERT_TRUE(d.daemon->wait_ready()) << d.daemon->log();
     const Bytes hello = build_client_hello({.sni = "pt.test"});
     constexpr int kThreads = 4, kEach = 60, kTotal = kThreads * kEach;
-    const std::string kPairing = "client bytes arrived while the sockets were being paired";
+    // The worker's two reasons for it: bytes in the client's psock after the pair was made, or
+    // bytes the verdict held because the backend was not in the map yet.
+    const std::string kPairing[] = {"client bytes arrived while the sockets were being paired",
+                                    "bytes arrived before both sockets were paired"};
     std::atomic<int> whole{0}, closed_short{0};
     std::vector<std::string> failures(kThreads);
     std::vector<std::thread> clients;
@@ -293,7 +296,8 @@ void bytes_right_behind_the_hello(const std::string &extra_config, bool early_by
         end = std::min(log.find('\n', at), log.size());
         const std::string line = log.substr(at, end - at);
         if (line.find("\"close_reason\":\"closed\"") != std::string::npos) continue;
-        if (early_bytes && line.find(kPairing) != std::string::npos) {
+        if (early_bytes && (line.find(kPairing[0]) != std::string::npos ||
+                            line.find(kPairing[1]) != std::string::npos)) {
             ++paired_late;
             continue;
         }
