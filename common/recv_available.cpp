@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace sni {
@@ -23,6 +24,23 @@ RecvAvailable recv_available(int fd, std::vector<std::uint8_t> &out, std::size_t
         if (errno == EAGAIN || errno == EWOULDBLOCK) return {};
         return {.error = errno};
     }
+}
+
+RecvExactly recv_exactly(int fd, std::vector<std::uint8_t> &out, std::size_t want) {
+    std::uint8_t buf[4096];
+    while (out.size() < want) {
+        const std::size_t ask = std::min(sizeof buf, want - out.size());
+        const ssize_t n = ::recv(fd, buf, ask, MSG_DONTWAIT);
+        if (n > 0) {
+            out.insert(out.end(), buf, buf + n);
+            continue;
+        }
+        if (n == 0) return RecvExactly::kEof;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return RecvExactly::kWouldBlock;
+        return RecvExactly::kError;
+    }
+    return RecvExactly::kDone;
 }
 
 }  // namespace sni

@@ -17,4 +17,13 @@ struct RecvAvailable {
 // right behind the bytes of a short read is reported by the next call.
 RecvAvailable recv_available(int fd, std::vector<std::uint8_t> &out, std::size_t limit);
 
+// Appends to `out` until it holds `want` bytes, never more (what follows stays in the socket).
+enum class RecvExactly : std::uint8_t {
+    kDone,        // `out` holds `want` bytes
+    kWouldBlock,  // fewer are there yet
+    kEof,         // the peer closed first
+    kError,       // recv failed: errno says why
+};
+RecvExactly recv_exactly(int fd, std::vector<std::uint8_t> &out, std::size_t want);
+
 }  // namespace sni

@@ -277,28 +277,21 @@ void Daemon::continue_reading(Connection &conn) {
         close_connection(conn.id, &Counters::malformed, "bad record_bytes");
         return;
     }
-    std::uint8_t buf[4096];
-    while (conn.hello.size() < want) {
-        const std::size_t ask = std::min<std::size_t>(sizeof buf, want - conn.hello.size());
-        const ssize_t n = ::recv(conn.fd.get(), buf, ask, MSG_DONTWAIT);
-        if (n > 0) {
-            conn.hello.insert(conn.hello.end(), buf, buf + n);
-            continue;
-        }
-        if (n == 0) {
+    switch (recv_exactly(conn.fd.get(), conn.hello, want)) {
+        case RecvExactly::kDone:
+            break;
+        case RecvExactly::kEof:
             close_connection(conn.id, &Counters::closed_early, "closed while reading ClientHello");
             return;
-        }
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN) {
+        case RecvExactly::kWouldBlock:
             // Not all there yet (the peek saw them, so this is unexpected): wait for them.
             set_rcvlowat(conn, 1);
             loop_.modify(conn.fd.get(), EPOLLIN | EPOLLRDHUP,
                          Token{TokenKind::kConnection, conn.id});
             return;
-        }
-        close_connection(conn.id, &Counters::read_error, std::strerror(errno));
-        return;
+        case RecvExactly::kError:
+            close_connection(conn.id, &Counters::read_error, std::strerror(errno));
+            return;
     }
     hand_off(conn.id);
 }

@@ -12,7 +12,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -345,18 +344,9 @@ KernelSteering::DrainResult KernelSteering::read_and_keep(int fd, uint64_t cooki
     // Only the ClientHello's records: whatever follows them stays in the psock for the worker,
     // as the socket does not leave the map. The decision is emitted just before the verdict
     // queues the buffer, so the bytes may not be readable yet: then wait for them.
-    uint8_t buf[4096];
-    while (bytes.size() < hello_bytes) {
-        const std::size_t ask = std::min(sizeof buf, hello_bytes - bytes.size());
-        const ssize_t n = ::recv(fd, buf, ask, MSG_DONTWAIT);
-        if (n > 0) {
-            bytes.insert(bytes.end(), buf, buf + n);
-            continue;
-        }
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && errno == EAGAIN) return {Drain::kWaiting, {}};
-        break;  // closed or failed: the caller finds the hello short
-    }
+    // Closed or failed: the caller finds the hello short.
+    if (recv_exactly(fd, bytes, hello_bytes) == RecvExactly::kWouldBlock)
+        return {Drain::kWaiting, {}};
     bpf_map_delete_elem(bpf_map__fd(impl_->skel->maps.conns), &cookie);
     return {};
 }
