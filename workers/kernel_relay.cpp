@@ -116,18 +116,12 @@ config::Result<KernelRelay::Pair, KernelRelay::JoinError> KernelRelay::join(
     const std::uint64_t bfd = static_cast<std::uint64_t>(backend_fd);
     int err = map_update_two(peers_.get(), keys, peers);
     if (err != 0) {
-        if (client_in_map)
-            unpair_backend_side(pair);
-        else
-            unpair(pair);
+        undo_join(pair, client_in_map);
         return config::unexpected(JoinError{err, "relay peers update"});
     }
     if ((!client_in_map && (err = map_update(socks_.get(), &pair.client, &cfd)) != 0) ||
         (err = map_update(socks_.get(), &pair.backend, &bfd)) != 0) {
-        if (client_in_map)
-            unpair_backend_side(pair);
-        else
-            unpair(pair);
+        undo_join(pair, client_in_map);
         return config::unexpected(JoinError{err, "relay SOCKHASH insert"});
     }
     rearm_data_ready(backend_fd);
@@ -145,13 +139,9 @@ void KernelRelay::leave(const Pair &pair) {
     map_delete_two(peers_.get(), {pair.client, pair.backend});
 }
 
-void KernelRelay::unpair_backend_side(const Pair &pair) {
+void KernelRelay::undo_join(const Pair &pair, bool client_in_map) {
+    if (!client_in_map) map_delete(socks_.get(), &pair.client);
     map_delete(socks_.get(), &pair.backend);
-    leave(pair);
-}
-
-void KernelRelay::unpair(const Pair &pair) {
-    for (std::uint64_t k : {pair.client, pair.backend}) map_delete(socks_.get(), &k);
     leave(pair);
 }
 

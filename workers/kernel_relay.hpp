@@ -56,16 +56,15 @@ class KernelRelay {
     // Forgets the pair, just before both fds are closed: closing a socket takes it out of the
     // SOCKHASH by itself, so only the peer entries are deleted (both in one call).
     void leave(const Pair &pair);
-    // Takes both sockets out of both maps (a join that failed half-way; the fds stay open).
-    void unpair(const Pair &pair);
 
     // After an EPERM/EACCES from join: this process may not use the maps.
     bool disabled() const { return disabled_; }
     void disable() { disabled_ = true; }
 
   private:
-    // unpair, but the client socket stays in the map (the daemon put it there).
-    void unpair_backend_side(const Pair &pair);
+    // A join that failed half-way: takes the pair out of both maps (the fds stay open), but a
+    // client socket the daemon left in the SOCKHASH stays there.
+    void undo_join(const Pair &pair, bool client_in_map);
 
     UniqueFd socks_;
     UniqueFd peers_;
