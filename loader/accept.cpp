@@ -111,11 +111,9 @@ void Daemon::start_connection(std::size_t socket_index, UniqueFd fd, const socka
         log_.debug("accepted", {log::kv("conn", c.id), log::kv("client", sockaddr_to_string(peer)),
                                 log::kv("listener", config_.listeners[c.listener_id].name),
                                 log::kv("cookie", c.cookie)});
-    const std::uint64_t id = c.id;
-    const std::uint64_t cookie = c.cookie;
-    deadlines_[c.listener_id].push(id, Clock::now());
+    deadlines_[c.listener_id].push(c.id, Clock::now());
     Connection &conn = conns_.insert(std::move(c));
-    if (bpf) take_into_steering(conn, id, cookie);
+    if (bpf) take_into_steering(conn);
 }
 
 // BPF path, right after accept. The kick makes the kernel parse a ClientHello that arrived while
@@ -123,7 +121,8 @@ void Daemon::start_connection(std::size_t socket_index, UniqueFd fd, const socka
 // is on the ring buffer when it returns. A decision proves the kernel took the socket; only
 // without one is the map asked (KernelSteering::owns), and a socket the kernel did not take
 // (table full) is classified here instead.
-void Daemon::take_into_steering(Connection &conn, std::uint64_t id, std::uint64_t cookie) {
+void Daemon::take_into_steering(Connection &conn) {
+    const std::uint64_t id = conn.id, cookie = conn.cookie;  // `conn` may go in on_steering_ready
     BpfClassifier::kick(conn.fd.get());
     if (auto parked = classifier_.bpf->claim(cookie)) {
         ++counters_.bpf_early_decisions;

@@ -141,7 +141,7 @@ class Daemon {
     void apply_kernel_decision(Connection &conn, const KernelDecision &d);
     void decide_and_act(Connection &conn, const ch_info &facts, std::optional<RouteId> matched);
     void continue_reading(Connection &conn);
-    void take_into_steering(Connection &conn, std::uint64_t id, std::uint64_t cookie);
+    void take_into_steering(Connection &conn);
     void take_from_kernel(Connection &conn);
     bool stays_in_kernel(const Connection &conn) const;
     void continue_deferred(Connection &conn);
