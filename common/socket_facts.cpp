@@ -15,6 +15,19 @@
 
 namespace sni {
 
+namespace {
+
+// TCP states (include/net/tcp_states.h), as TCP_INFO reports them.
+constexpr std::uint8_t kTimeWait = 6, kClose = 7, kCloseWait = 8, kLastAck = 9, kClosing = 11;
+
+// TCP_INFO; the length the kernel filled in, 0 when the call failed.
+socklen_t read_tcp_info(int fd, tcp_info &info) {
+    socklen_t len = sizeof info;
+    return ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 ? len : 0;
+}
+
+}  // namespace
+
 std::optional<std::uint64_t> socket_cookie(int fd) {
     std::uint64_t cookie = 0;
     socklen_t len = sizeof cookie;
@@ -36,17 +49,13 @@ void rearm_data_ready(int fd) {
 
 bool tcp_closed(int fd) {
     tcp_info info{};
-    socklen_t len = sizeof info;
-    constexpr std::uint8_t kClose = 7;  // include/net/tcp_states.h
-    return ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 && info.tcpi_state == kClose;
+    return read_tcp_info(fd, info) != 0 && info.tcpi_state == kClose;
 }
 
 std::uint64_t tcp_bytes_received(int fd) {
     tcp_info info{};
-    socklen_t len = sizeof info;
-    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return 0;
-    // The states a socket reaches once the peer's FIN arrived (include/net/tcp_states.h).
-    constexpr std::uint8_t kCloseWait = 8, kLastAck = 9, kClosing = 11, kTimeWait = 6;
+    if (read_tcp_info(fd, info) == 0) return 0;
+    // The states a socket reaches once the peer's FIN arrived.
     const std::uint8_t st = info.tcpi_state;
     const bool fin = st == kCloseWait || st == kLastAck || st == kClosing || st == kTimeWait;
     return info.tcpi_bytes_received - (fin && info.tcpi_bytes_received > 0 ? 1 : 0);
@@ -54,9 +63,8 @@ std::uint64_t tcp_bytes_received(int fd) {
 
 std::optional<std::uint64_t> tcp_bytes_queued(int fd) {
     tcp_info info{};
-    socklen_t len = sizeof info;
-    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
-        len < offsetof(tcp_info, tcpi_bytes_acked) + sizeof info.tcpi_bytes_acked)
+    if (read_tcp_info(fd, info) <
+        offsetof(tcp_info, tcpi_bytes_acked) + sizeof info.tcpi_bytes_acked)
         return std::nullopt;
     int outq = 0;
     if (::ioctl(fd, SIOCOUTQ, &outq) != 0 || outq < 0) return std::nullopt;
