@@ -96,23 +96,6 @@ void stop_daemon(RealWorkerDaemon &d, bool failed) {
     EXPECT_EQ(d.daemon->stop(), 0);
 }
 
-// Waits until the access log has `lines` lines; returns the text.
-std::string wait_access_lines(const RealWorkerDaemon &d, std::size_t lines) {
-    std::string text;
-    for (int i = 0; i < 100; ++i) {
-        text = d.access_log();
-        if (static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) >= lines) break;
-        std::this_thread::sleep_for(50ms);
-    }
-    return text;
-}
-
-std::size_t count_of(const std::string &text, const std::string &needle) {
-    std::size_t n = 0;
-    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-    return n;
-}
-
 TEST(KernelRelay, EveryByteInOrderBothWaysAndTheLogSaysKernel) {
     EchoBackend backend;
     RealWorkerDaemon d(route_to(backend.port()), "bpf");
@@ -120,7 +103,7 @@ TEST(KernelRelay, EveryByteInOrderBothWaysAndTheLogSaysKernel) {
     echo_round_trip(d.main_port, 32u << 20, 7);  // 32 MiB each way
     echo_round_trip(d.main_port, 1, 8);
     echo_round_trip(d.main_port, 0, 9);
-    const std::string log = wait_access_lines(d, 3);
+    const std::string log = d.wait_access_lines(3);
     EXPECT_EQ(count_of(log, "\"kernel_relay\":true"), 3u) << log;
     EXPECT_EQ(count_of(log, "\"close_reason\":\"closed\""), 3u) << log;
     const std::size_t hello = build_client_hello({.sni = "pt.test"}).size();
@@ -162,7 +145,7 @@ TEST(KernelRelay, BackendFinFirstThenClientBytesStillArrive) {
     ::shutdown(fd.get(), SHUT_WR);
     server.join();
     EXPECT_TRUE(backend_ok) << backend_why;
-    const std::string log = wait_access_lines(d, 1);
+    const std::string log = d.wait_access_lines(1);
     EXPECT_EQ(count_of(log, "\"kernel_relay\":true"), 1u) << log;
     EXPECT_EQ(count_of(log, "\"close_reason\":\"closed\""), 1u) << log;
     stop_daemon(d, HasFailure());
@@ -189,7 +172,7 @@ TEST(KernelRelay, ClientResetClosesTheBackendSide) {
     }  // RST
     server.join();
     EXPECT_TRUE(backend_closed);
-    const std::string log = wait_access_lines(d, 1);
+    const std::string log = d.wait_access_lines(1);
     EXPECT_EQ(count_of(log, "\"kernel_relay\":true"), 1u) << log;
     EXPECT_EQ(count_of(log, "\"close_reason\":\"closed\""), 0u) << log;
     stop_daemon(d, HasFailure());
@@ -217,7 +200,7 @@ TEST(KernelRelay, IdleTimeoutCountsTheKernelsBytes) {
     EXPECT_TRUE(r.closed);
     EXPECT_GE(waited, 900ms);
     EXPECT_LE(waited, 5s);
-    const std::string log = wait_access_lines(d, 1);
+    const std::string log = d.wait_access_lines(1);
     EXPECT_EQ(count_of(log, "\"close_reason\":\"idle_timeout\""), 1u) << log;
     EXPECT_NE(log.find("\"bytes_up\":" + std::to_string(hello.size() + 8)), std::string::npos)
         << log;
@@ -289,7 +272,7 @@ void bytes_right_behind_the_hello(const std::string &extra_config, bool early_by
     for (const std::string &f : failures) EXPECT_EQ(f, "");
     EXPECT_EQ(whole.load() + closed_short.load(), kTotal);
     EXPECT_LE(closed_short.load(), kTotal / 50);
-    const std::string log = wait_access_lines(d, kTotal);
+    const std::string log = d.wait_access_lines(kTotal);
     std::string not_closed;  // the access-log lines of connections that did not end well
     int paired_late = 0;
     for (std::size_t at = 0, end; at < log.size(); at = end + 1) {
@@ -328,7 +311,7 @@ TEST(KernelRelay, SpliceWhenTurnedOff) {
     RealWorkerDaemon d(route_to(backend.port()), "bpf", "passthrough_relay: splice\n");
     ASSERT_TRUE(d.daemon->wait_ready()) << d.daemon->log();
     echo_round_trip(d.main_port, 1u << 20, 21);
-    const std::string log = wait_access_lines(d, 1);
+    const std::string log = d.wait_access_lines(1);
     EXPECT_EQ(count_of(log, "\"kernel_relay\":false"), 1u) << log;
     EXPECT_EQ(count_of(log, "\"splice_up\":true"), 1u) << log;
     stop_daemon(d, HasFailure());

@@ -4,6 +4,8 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -71,6 +73,16 @@ std::string RealWorkerDaemon::access_log() const {
     std::ostringstream out;
     out << in.rdbuf();
     return out.str();
+}
+
+std::string RealWorkerDaemon::wait_access_lines(std::size_t lines) const {
+    std::string text;
+    for (int i = 0; i < 100; ++i) {
+        text = access_log();
+        if (static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) >= lines) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return text;
 }
 
 }  // namespace sni::itest

@@ -39,6 +39,8 @@ struct RealWorkerDaemon {
                               const std::string &classifier = "userspace",
                               const std::string &top_level = "");
     std::string access_log() const;  // the file's text
+    // Waits (up to 5 s) until the access log has `lines` lines; returns its text.
+    std::string wait_access_lines(std::size_t lines) const;
 
     TempDir dir;
     std::uint16_t main_port = 0, metrics_port = 0;

@@ -8,10 +8,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include <algorithm>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "harness.hpp"
 #include "hello_builder.hpp"
@@ -83,17 +81,8 @@ TEST(TerminateThroughTheKernel, EveryByteOfTlsEchoes) {
     for (int i = 0; i < kConns && !HasFailure(); ++i)
         EXPECT_EQ(tls_echo(d.main_port, "t.test", random_payload(64 * 1024, 300 + i)), "")
             << "connection " << i;
-    std::string log;
-    for (int i = 0; i < 100; ++i) {
-        log = d.access_log();
-        if (std::count(log.begin(), log.end(), '\n') >= kConns) break;
-        std::this_thread::sleep_for(50ms);
-    }
-    std::size_t closed = 0;
-    for (auto at = log.find("\"close_reason\":\"closed\""); at != std::string::npos;
-         at = log.find("\"close_reason\":\"closed\"", at + 1))
-        ++closed;
-    EXPECT_EQ(closed, std::size_t{kConns}) << log;
+    const std::string log = d.wait_access_lines(kConns);
+    EXPECT_EQ(count_of(log, "\"close_reason\":\"closed\""), std::size_t{kConns}) << log;
     if (HasFailure()) ADD_FAILURE() << d.daemon->log();
     EXPECT_EQ(d.daemon->stop(), 0);
 }
