@@ -98,29 +98,38 @@ void Daemon::start_connection(std::size_t socket_index, UniqueFd fd, const socka
 
     const bool bpf = classifier_.bpf != nullptr;
     c.in_steering = bpf;
-    // Userspace: wait for bytes. BPF: the kernel reads them; only watch for the peer leaving.
-    const std::uint32_t events = bpf ? EPOLLRDHUP : (EPOLLIN | EPOLLRDHUP);
-    const int err = loop_.add(c.fd.get(), events, Token{TokenKind::kConnection, c.id});
-    if (err != 0) {
-        ++counters_.accept_errors;
-        if (accept_log_limit_.allow(Clock::now()))
-            log_.error("epoll add connection failed", {log::kv("error", std::strerror(err))});
-        return;
-    }
     if (log_.enabled(log::Level::kDebug))
         log_.debug("accepted", {log::kv("conn", c.id), log::kv("client", sockaddr_to_string(peer)),
                                 log::kv("listener", config_.listeners[c.listener_id].name),
                                 log::kv("cookie", c.cookie)});
     deadlines_[c.listener_id].push(c.id, Clock::now());
     Connection &conn = conns_.insert(std::move(c));
-    if (bpf) take_into_steering(conn);
+    const std::uint64_t id = conn.id;
+    if (bpf) take_into_steering(conn);  // may hand it off at once, never in epoll
+    Connection *open = conns_.find(id);
+    if (open == nullptr || open->watching != 0) return;
+    // Userspace: wait for bytes. BPF: the kernel reads them; only watch for the peer leaving.
+    if (const int err = watch(*open, bpf ? EPOLLRDHUP : (EPOLLIN | EPOLLRDHUP)); err != 0) {
+        if (accept_log_limit_.allow(Clock::now()))
+            log_.error("epoll add connection failed", {log::kv("error", std::strerror(err))});
+        close_connection(id, &Counters::accept_errors, "epoll add failed");
+    }
+}
+
+int Daemon::watch(Connection &conn, std::uint32_t events) {
+    const Token token{TokenKind::kConnection, conn.id};
+    const int err = conn.watching == 0 ? loop_.add(conn.fd.get(), events, token)
+                                       : loop_.modify(conn.fd.get(), events, token);
+    if (err == 0) conn.watching = events;
+    return err;
 }
 
 // BPF path, right after accept. The kick makes the kernel parse a ClientHello that arrived while
 // the socket sat in the accept queue; the verdict runs inside that setsockopt, so its decision
 // is on the ring buffer when it returns. A decision proves the kernel took the socket; only
 // without one is the map asked (KernelSteering::owns), and a socket the kernel did not take
-// (table full) is classified here instead.
+// (table full) is classified here instead. A connection handed off from here was never in
+// epoll: no epoll_ctl add and remove for it (most clients speak before their accept).
 void Daemon::take_into_steering(Connection &conn) {
     const std::uint64_t id = conn.id, cookie = conn.cookie;  // `conn` may go in on_steering_ready
     BpfClassifier::kick(conn.fd.get());
@@ -135,7 +144,7 @@ void Daemon::take_into_steering(Connection &conn) {
     if (classifier_.bpf->steering().owns(cookie)) return;  // the ClientHello is not here yet
     ++counters_.bpf_not_owned;
     now->in_steering = false;
-    loop_.modify(now->fd.get(), EPOLLIN | EPOLLRDHUP, Token{TokenKind::kConnection, id});
+    watch(*now, EPOLLIN | EPOLLRDHUP);
 }
 
 }  // namespace sni::loader

@@ -137,7 +137,7 @@ void Daemon::apply_kernel_decision(Connection &conn, const KernelDecision &d) {
         ++counters_.bpf_deferred;
         conn.state = ConnState::kDeferred;
         conn.hello.clear();
-        loop_.modify(conn.fd.get(), EPOLLIN | EPOLLRDHUP, Token{TokenKind::kConnection, conn.id});
+        watch(conn, EPOLLIN | EPOLLRDHUP);
         continue_deferred(conn);
         return;
     }
@@ -245,7 +245,7 @@ void Daemon::take_from_kernel(Connection &conn) {
         // The verdict has not queued the bytes yet: wait for them (level-triggered EPOLLIN).
         if (conn.state != ConnState::kDraining) {
             conn.state = ConnState::kDraining;
-            loop_.modify(conn.fd.get(), EPOLLIN | EPOLLRDHUP, Token{TokenKind::kConnection, id});
+            watch(conn, EPOLLIN | EPOLLRDHUP);
         }
         return;
     }
@@ -286,8 +286,7 @@ void Daemon::continue_reading(Connection &conn) {
         case RecvExactly::kWouldBlock:
             // Not all there yet (the peek saw them, so this is unexpected): wait for them.
             set_rcvlowat(conn, 1);
-            loop_.modify(conn.fd.get(), EPOLLIN | EPOLLRDHUP,
-                         Token{TokenKind::kConnection, conn.id});
+            watch(conn, EPOLLIN | EPOLLRDHUP);
             return;
         case RecvExactly::kError:
             close_connection(conn.id, &Counters::read_error, std::strerror(errno));
@@ -299,7 +298,7 @@ void Daemon::continue_reading(Connection &conn) {
 void Daemon::hand_off(std::uint64_t id) {
     Connection conn = conns_.take(id);
     if (!conn.fd) return;
-    loop_.remove(conn.fd.get());
+    if (conn.watching != 0) loop_.remove(conn.fd.get());
     set_rcvlowat(conn, 1);  // the worker must see every byte as soon as it arrives
 
     PendingHandoff h;
@@ -333,7 +332,7 @@ void Daemon::close_connection(std::uint64_t id, std::uint64_t Counters::*counter
                               std::string_view reason) {
     Connection conn = conns_.take(id);
     if (!conn.fd) return;
-    loop_.remove(conn.fd.get());
+    if (conn.watching != 0) loop_.remove(conn.fd.get());
     if (conn.in_steering && classifier_.bpf) classifier_.bpf->release(conn.cookie);
     ++(counters_.*counter);
     const bool routed = conn.decision.hands_off();  // the default Decision does not

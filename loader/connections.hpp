@@ -36,6 +36,7 @@ struct Connection {
     std::uint32_t rcvlowat = 1;  // current SO_RCVLOWAT (1 = the kernel default)
     bool in_steering = false;    // BPF path: the kernel holds it in its SOCKHASH and decides
     bool in_relay_map = false;   // decided, and left in the SOCKHASH for the passthrough relay
+    std::uint32_t watching = 0;  // the epoll events asked for; 0: not in epoll (Daemon::watch)
 
     // Set once decided.
     Decision decision{};

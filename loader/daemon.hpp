@@ -142,6 +142,8 @@ class Daemon {
     void decide_and_act(Connection &conn, const ch_info &facts, std::optional<RouteId> matched);
     void continue_reading(Connection &conn);
     void take_into_steering(Connection &conn);
+    // Adds the connection's socket to epoll, or changes what is watched; 0 or the errno.
+    int watch(Connection &conn, std::uint32_t events);
     void take_from_kernel(Connection &conn);
     bool stays_in_kernel(const Connection &conn) const;
     void continue_deferred(Connection &conn);
