@@ -73,7 +73,7 @@ SendResult send_handoff(int channel, const Handoff &h, std::span<const std::uint
     w.hello_size = static_cast<std::uint32_t>(hello.size());
     w.client_len = static_cast<std::uint32_t>(h.client_len);
     w.local_len = static_cast<std::uint32_t>(h.local_len);
-    w.flags = h.in_relay_map ? kFlagInRelayMap : 0;
+    w.flags = (h.in_relay_map ? kFlagInRelayMap : 0) | (h.nonblocking ? kFlagNonBlocking : 0);
     std::memcpy(&w.client, &h.client, sizeof w.client);
     std::memcpy(&w.local, &h.local, sizeof w.local);
     std::memcpy(&w.facts, &h.facts, sizeof w.facts);
@@ -229,6 +229,7 @@ RecvResult parse_handoff(Datagram datagram, const std::vector<std::uint8_t> &scr
     std::memcpy(&h.local, &w.local, sizeof h.local);
     h.local_len = static_cast<socklen_t>(w.local_len);
     h.in_relay_map = (w.flags & kFlagInRelayMap) != 0;
+    h.nonblocking = (w.flags & kFlagNonBlocking) != 0;
     std::memcpy(&h.facts, &w.facts, sizeof h.facts);
     // Never trust the peer's strings to be terminated.
     h.facts.sni[CH_SNI_BUF - 1] = '\0';

@@ -75,11 +75,16 @@ struct Handoff {
     // relay (bytes after the ClientHello may wait in its psock): the worker pairs it there and
     // must not put it into the map again.
     bool in_relay_map = false;
+    // The sender opened the socket O_NONBLOCK (the daemon accepts with SOCK_NONBLOCK): the
+    // receiver need not ask (F_GETFL) before using it. A sender that does not say so gets its
+    // socket checked and made non-blocking.
+    bool nonblocking = false;
 };
 
 // WireHeader::flags
-inline constexpr std::uint32_t kFlagInRelayMap = 1;  // Handoff::in_relay_map
-inline constexpr std::uint32_t kKnownFlags = kFlagInRelayMap;
+inline constexpr std::uint32_t kFlagInRelayMap = 1;   // Handoff::in_relay_map
+inline constexpr std::uint32_t kFlagNonBlocking = 2;  // Handoff::nonblocking
+inline constexpr std::uint32_t kKnownFlags = kFlagInRelayMap | kFlagNonBlocking;
 
 // The header exactly as it travels.
 struct WireHeader {

@@ -315,6 +315,7 @@ void Daemon::hand_off(std::uint64_t id) {
     h.meta.local_len = conn.local_len;
     h.meta.facts = conn.facts;
     h.meta.in_relay_map = conn.in_relay_map;
+    h.meta.nonblocking = true;  // accept4(SOCK_NONBLOCK)
     h.hello = std::move(conn.hello);
     h.conn = std::move(conn.fd);
     if (log_.enabled(log::Level::kDebug))

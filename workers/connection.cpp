@@ -38,11 +38,13 @@ Connection::Connection(ConnEnv &env, RouteRuntime &route, handoff::Received rece
       handoff_(received.handoff),
       hello_(std::move(received.hello)),
       id_(id) {
-    // The daemon accepts with SOCK_NONBLOCK and its listeners set TCP_NODELAY, which accepted
-    // sockets inherit (common/handoff.hpp): only a blocking socket from elsewhere is changed.
+    // The daemon accepts with SOCK_NONBLOCK and says so (Handoff::nonblocking); its listeners
+    // set TCP_NODELAY, which accepted sockets inherit: only a socket from elsewhere is checked,
+    // and made non-blocking if it is not.
     const int fd = received.conn.get();
-    if (const int fl = ::fcntl(fd, F_GETFL); fl >= 0 && (fl & O_NONBLOCK) == 0)
-        ::fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    if (!handoff_.nonblocking)
+        if (const int fl = ::fcntl(fd, F_GETFL); fl >= 0 && (fl & O_NONBLOCK) == 0)
+            ::fcntl(fd, F_SETFL, fl | O_NONBLOCK);
     client_.set_fd(std::move(received.conn));
 
     client_in_map_ = handoff_.in_relay_map;

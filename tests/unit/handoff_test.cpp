@@ -85,6 +85,7 @@ handoff::Handoff sample_handoff() {
     h.facts.status = CH_OK;
     h.facts.flags = CH_F_SNI | CH_F_ALPN;
     h.in_relay_map = true;
+    h.nonblocking = true;
     std::strcpy(h.facts.sni, "www.example.com");
     h.facts.sni_len = 15;
     const uint8_t alpn[] = {2, 'h', '2'};
@@ -157,6 +158,7 @@ TEST(Handoff, RoundTripCarriesEverything) {
     EXPECT_EQ(sni_of(got.facts), "www.example.com");
     EXPECT_EQ(alpn_protocols(got.facts), std::vector<std::string>{"h2"});
     EXPECT_EQ(got.in_relay_map, h.in_relay_map);
+    EXPECT_EQ(got.nonblocking, h.nonblocking);
     EXPECT_EQ(r.value().hello, hello);
 
     // The fd is the same open file, close-on-exec in the receiver.
@@ -322,7 +324,7 @@ TEST(Handoff, MalformedHeadersAreRejectedAndTheirFdClosed) {
     w.outcome = 77;
     try_header(w, 10);
     w = good;
-    w.flags = 2;  // a flag this build does not know
+    w.flags = 4;  // a flag this build does not know
     try_header(w, 10);
 
     // Shorter than the header.
