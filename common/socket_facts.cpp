@@ -18,7 +18,8 @@ namespace sni {
 namespace {
 
 // TCP states (include/net/tcp_states.h), as TCP_INFO reports them.
-constexpr std::uint8_t kTimeWait = 6, kClose = 7, kCloseWait = 8, kLastAck = 9, kClosing = 11;
+constexpr std::uint8_t kEstablished = 1, kTimeWait = 6, kClose = 7, kCloseWait = 8, kLastAck = 9,
+                       kClosing = 11;
 
 // TCP_INFO; the length the kernel filled in, 0 when the call failed.
 socklen_t read_tcp_info(int fd, tcp_info &info) {
@@ -50,6 +51,20 @@ void rearm_data_ready(int fd) {
 bool tcp_closed(int fd) {
     tcp_info info{};
     return read_tcp_info(fd, info) != 0 && info.tcpi_state == kClose;
+}
+
+ConnectProgress tcp_connect_progress(int fd) {
+    tcp_info info{};
+    if (read_tcp_info(fd, info) == 0) return ConnectProgress::kPending;
+    switch (info.tcpi_state) {
+        case kEstablished:
+        case kCloseWait:  // connected, and the peer has already sent its FIN
+            return ConnectProgress::kEstablished;
+        case kClose:
+            return ConnectProgress::kFailed;
+        default:
+            return ConnectProgress::kPending;
+    }
 }
 
 std::uint64_t tcp_bytes_received(int fd) {

@@ -18,6 +18,13 @@ int socket_error(int fd);
 // TCP_INFO: the connection is in TCP_CLOSE (reset, or both FINs through and acknowledged).
 bool tcp_closed(int fd);
 
+// Where a non-blocking connect() that returned EINPROGRESS stands (TCP_INFO state). A backend
+// on this host has usually answered before connect() returned: loopback processes the SYN-ACK
+// inside the call. kFailed: refused or reset (SO_ERROR says why); kPending also when the kernel
+// cannot say.
+enum class ConnectProgress { kPending, kEstablished, kFailed };
+ConnectProgress tcp_connect_progress(int fd);
+
 // SO_RCVLOWAT 1: makes the kernel signal data-ready again for what is already queued.
 void rearm_data_ready(int fd);
 

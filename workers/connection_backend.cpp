@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/socket_facts.hpp"
 #include "workers/connection.hpp"
 #include "workers/proxy_v2.hpp"
 #include "workers/relay_tls.hpp"
@@ -55,6 +56,23 @@ void Connection::connect_next(Clock::time_point now) {
     } else if (errno == EINPROGRESS) {
         backend_state_ = Backend::kConnecting;
         connect_deadline_ = now + route_.route->backend.connect_timeout;
+        // A backend on this host has usually answered already (loopback handles the SYN-ACK
+        // inside connect()): go on now rather than after an epoll round trip for EPOLLOUT, one
+        // wake-up and one epoll_ctl fewer per connection (docs/performance.md). Elsewhere this
+        // costs one getsockopt per connection.
+        switch (tcp_connect_progress(backend_.fd())) {
+            case ConnectProgress::kEstablished:
+                on_connect_result(0, now);
+                break;
+            case ConnectProgress::kFailed:
+                if (const int err = socket_error(backend_.fd()); err != 0)
+                    on_connect_result(err, now);
+                else
+                    on_connect_result(ECONNREFUSED, now);
+                break;
+            case ConnectProgress::kPending:
+                break;
+        }
     } else {
         connect_failed(std::strerror(errno), now);
     }

@@ -6,6 +6,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
 #include "common/fd.hpp"
 #include "common/socket_facts.hpp"
 
@@ -73,6 +77,57 @@ TEST(SocketFacts, ClosedAfterAReset) {
     ASSERT_EQ(::setsockopt(p.active.get(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard), 0);
     p.active.reset();  // RST
     EXPECT_TRUE(tcp_closed(p.passive.get()));
+}
+
+// The worker goes on with a backend connection at once when connect() has already finished
+// (loopback), and waits for EPOLLOUT otherwise.
+UniqueFd nonblocking_connect(const sockaddr_in &to) {
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    const int rc = ::connect(fd.get(), reinterpret_cast<const sockaddr *>(&to), sizeof to);
+    EXPECT_TRUE(rc == 0 || errno == EINPROGRESS) << std::strerror(errno);
+    return fd;
+}
+
+sockaddr_in listening(const UniqueFd &l, int backlog) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    EXPECT_EQ(::bind(l.get(), reinterpret_cast<sockaddr *>(&a), sizeof a), 0);
+    EXPECT_EQ(::listen(l.get(), backlog), 0);
+    EXPECT_EQ(::getsockname(l.get(), reinterpret_cast<sockaddr *>(&a), &len), 0);
+    return a;
+}
+
+TEST(SocketFacts, LoopbackConnectHasFinishedWhenConnectReturns) {
+    UniqueFd l(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    const sockaddr_in a = listening(l, 8);
+    UniqueFd c = nonblocking_connect(a);
+    EXPECT_EQ(tcp_connect_progress(c.get()), ConnectProgress::kEstablished);
+}
+
+TEST(SocketFacts, RefusedConnectHasFailedWhenConnectReturns) {
+    sockaddr_in a{};
+    {
+        UniqueFd l(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        a = listening(l, 1);
+    }  // closed: the port refuses
+    UniqueFd c = nonblocking_connect(a);
+    EXPECT_EQ(tcp_connect_progress(c.get()), ConnectProgress::kFailed);
+    EXPECT_EQ(socket_error(c.get()), ECONNREFUSED);
+}
+
+// A full accept queue drops the SYN: the connect is still under way.
+TEST(SocketFacts, ConnectToAFullAcceptQueueIsPending) {
+    UniqueFd l(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    const sockaddr_in a = listening(l, 0);
+    std::vector<UniqueFd> held;
+    ConnectProgress last = ConnectProgress::kEstablished;
+    for (int i = 0; i < 4 && last != ConnectProgress::kPending; ++i) {
+        held.push_back(nonblocking_connect(a));
+        last = tcp_connect_progress(held.back().get());
+    }
+    EXPECT_EQ(last, ConnectProgress::kPending);
 }
 
 }  // namespace
