@@ -20,10 +20,6 @@ using control::Json;
 // the next time `conns` prunes it, and the table is cleared when it would grow past twice this.
 constexpr std::size_t kMaxHanded = 65536;
 
-std::string pair_key(const sockaddr_storage &client, const sockaddr_storage &local) {
-    return sockaddr_to_string(client) + "|" + sockaddr_to_string(local);
-}
-
 const char *state_name(ConnState s) {
     switch (s) {
         case ConnState::kClassifying:
@@ -166,7 +162,7 @@ Json Daemon::cmd_routes() const {
 
 void Daemon::remember_handed(const Connection &conn, const std::string &route) {
     if (handed_.size() >= 2 * kMaxHanded) handed_.clear();
-    handed_[pair_key(conn.client, conn.local)] =
+    handed_[make_addr_pair(conn.client, conn.local)] =
         HandedConn{conn.id, generation_, route, config_.listeners[conn.listener_id].name};
 }
 
@@ -183,7 +179,7 @@ Json Daemon::cmd_conns() {
     std::unordered_map<std::string, const Connection *> classifying;
     for (const auto id : conns_.ids()) {
         Connection *c = conns_.find(id);
-        if (c) classifying[pair_key(c->client, c->local)] = c;
+        if (c) classifying[to_string(make_addr_pair(c->client, c->local))] = c;
     }
     // What the workers reported (connections whose handshakes are done), by conn_id and by
     // client address (a connection handed off before the daemon remembered it).
@@ -202,7 +198,11 @@ Json Daemon::cmd_conns() {
     std::string error;
     auto listed = list_tcp_connections(ports);
     if (!listed) error = listed.error();
-    std::unordered_map<std::string, HandedConn> still_open;
+    // The handed-off connections by the same text as sock_diag's (made here, not per handoff).
+    std::unordered_map<std::string, const std::pair<const AddrPair, HandedConn> *> handed;
+    handed.reserve(handed_.size());
+    for (const auto &entry : handed_) handed.emplace(to_string(entry.first), &entry);
+    std::unordered_map<AddrPair, HandedConn, AddrPairHash> still_open;
     std::set<std::string> seen;
     const auto now_ns =
         std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
@@ -218,15 +218,16 @@ Json Daemon::cmd_conns() {
             j["listener"] = config_.listeners[c->second->listener_id].name;
             j["conn_id"] = c->second->id;
             j["age_ms"] = (static_cast<std::uint64_t>(now_ns) - c->second->accepted_ns) / 1000000;
-        } else if (const auto h = handed_.find(key); h != handed_.end()) {
+        } else if (const auto h = handed.find(key); h != handed.end()) {
+            const HandedConn &hc = h->second->second;
             j["phase"] = "worker";
-            j["route"] = h->second.route;
-            j["listener"] = h->second.listener;
-            j["generation"] = h->second.generation;
-            j["conn_id"] = h->second.conn_id;
-            if (const auto v = by_id.find(h->second.conn_id); v != by_id.end())
+            j["route"] = hc.route;
+            j["listener"] = hc.listener;
+            j["generation"] = hc.generation;
+            j["conn_id"] = hc.conn_id;
+            if (const auto v = by_id.find(hc.conn_id); v != by_id.end())
                 add_worker_fields(j, *v->second, static_cast<std::uint64_t>(now_ns));
-            still_open.emplace(key, h->second);
+            still_open.emplace(h->second->first, hc);
         } else if (const auto v = by_client.find(d.client); v != by_client.end()) {
             j["phase"] = "worker";
             j["conn_id"] = v->second->conn_id;

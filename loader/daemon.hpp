@@ -17,6 +17,7 @@
 #include "common/config_types.hpp"
 #include "common/fd.hpp"
 #include "common/log.hpp"
+#include "loader/addr_pair.hpp"
 #include "loader/classifier_select.hpp"
 #include "common/control_protocol.hpp"
 #include "loader/config_snapshot.hpp"
@@ -203,7 +204,7 @@ class Daemon {
     void on_config_watch(std::uint64_t which);
     KtlsSupport ktls_;
     std::unordered_map<std::string, std::uint64_t> route_handed_;  // by route name
-    std::unordered_map<std::string, HandedConn> handed_;           // by address pair
+    std::unordered_map<AddrPair, HandedConn, AddrPairHash> handed_;
 
     log::RateLimiter accept_log_limit_{std::chrono::seconds(10), 5};
     log::RateLimiter peer_log_limit_{std::chrono::seconds(1), 20};

@@ -69,7 +69,11 @@ TEST_P(ControlTest, StatusRoutesMetricsAndConns) {
     ASSERT_EQ(code, 0);
     std::size_t on_pt1 = 0;
     for (const auto &c : conns["connections"])
-        if (c.value("route", "") == "pt-1" && c["phase"] == "worker") ++on_pt1;
+        if (c.value("route", "") == "pt-1" && c["phase"] == "worker") {
+            ++on_pt1;
+            // From the daemon's own record of the handoff (only it knows the generation).
+            EXPECT_EQ(c.value("generation", 0), 1) << c.dump();
+        }
     EXPECT_EQ(on_pt1, 1u) << conns.dump(2);
 
     const ProcessResult metrics = run_ctl(control_socket(), {"metrics"});
