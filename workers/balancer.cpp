@@ -19,14 +19,15 @@ bool Balancer::ejected(std::size_t server, Clock::time_point now) const {
 
 std::optional<std::size_t> Balancer::pick(Clock::time_point now,
                                           std::span<const std::size_t> exclude) {
-    std::vector<std::size_t> healthy, any;
+    healthy_.clear();
+    any_.clear();
     for (std::size_t i = 0; i < servers_.size(); ++i) {
         if (!servers_[i].usable || servers_[i].down) continue;
         if (std::find(exclude.begin(), exclude.end(), i) != exclude.end()) continue;
-        any.push_back(i);
-        if (!ejected(i, now)) healthy.push_back(i);
+        any_.push_back(i);
+        if (!ejected(i, now)) healthy_.push_back(i);
     }
-    const auto &candidates = healthy.empty() ? any : healthy;
+    const auto &candidates = healthy_.empty() ? any_ : healthy_;
     if (candidates.empty()) return std::nullopt;
     return balance_ == config::Balance::kLeastConn ? pick_least_conn(candidates)
                                                    : pick_round_robin(candidates);

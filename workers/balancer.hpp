@@ -65,6 +65,8 @@ class Balancer {
     config::Balance balance_;
     std::vector<Server> servers_;
     std::size_t cursor_ = 0;  // leastconn tie breaking
+    // pick()'s candidate lists, kept so that a pick allocates nothing.
+    std::vector<std::size_t> healthy_, any_;
 };
 
 }  // namespace sni::worker

@@ -14,6 +14,7 @@
 // finished(), deadline() and wants_resume().
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -143,9 +144,11 @@ class Connection {
     bool client_ready_ = false;      // handshake complete (or no TLS)
     std::uint32_t client_want_ = 0;  // handshake wait
     Backend backend_state_ = Backend::kIdle;
-    std::uint32_t backend_want_ = 0;     // connect / preamble / handshake wait
-    std::optional<std::size_t> server_;  // index in route.servers, while acquired
-    std::vector<std::size_t> tried_;
+    std::uint32_t backend_want_ = 0;                 // connect / preamble / handshake wait
+    std::optional<std::size_t> server_;              // index in route.servers, while acquired
+    static constexpr std::size_t kMaxAttempts = 2;   // the first server, then one other
+    std::array<std::size_t, kMaxAttempts> tried_{};  // servers tried, in order
+    std::size_t tried_count_ = 0;
     Clock::time_point connect_deadline_{};
     std::vector<std::uint8_t> preamble_;
     std::size_t preamble_sent_ = 0;

@@ -15,16 +15,10 @@
 
 namespace sni::worker {
 
-namespace {
-
-constexpr std::size_t kMaxAttempts = 2;  // the first server, then one other
-
-}  // namespace
-
 void Connection::connect_next(Clock::time_point now) {
-    const auto pick = route_.balancer.pick(now, tried_);
+    const auto pick = route_.balancer.pick(now, std::span(tried_.data(), tried_count_));
     if (!pick) {
-        if (!tried_.empty())
+        if (tried_count_ > 0)
             backend_unreachable(pending_failure_, now);
         else
             backend_unreachable(
@@ -32,7 +26,7 @@ void Connection::connect_next(Clock::time_point now) {
         return;
     }
     const std::size_t s = *pick;
-    tried_.push_back(s);
+    tried_[tried_count_++] = s;
     server_ = s;
     route_.balancer.acquire(s);
     ++stats_.connect_attempts;
@@ -121,7 +115,7 @@ void Connection::connect_failed(const std::string &why, Clock::time_point now) {
     backend_.close();
     backend_state_ = Backend::kIdle;
     pending_failure_ += (pending_failure_.empty() ? "" : "; ") + text + ": " + why;
-    if (tried_.size() < kMaxAttempts)
+    if (tried_count_ < kMaxAttempts)
         connect_next(now);
     else
         backend_unreachable(pending_failure_, now);
@@ -156,10 +150,12 @@ bool Connection::build_preamble() {
                                     handoff_.local_len, stats_.sni, alpn);
     }
     if (!client_tls_) {
-        preamble_.insert(preamble_.end(), hello_.begin(), hello_.end());
         stats_.bytes_up += hello_.size();
-        hello_.clear();
-        hello_.shrink_to_fit();
+        if (preamble_.empty())
+            preamble_ = std::move(hello_);  // no PROXY header: the ClientHello's own buffer
+        else
+            preamble_.insert(preamble_.end(), hello_.begin(), hello_.end());
+        hello_ = {};
     }
     return true;
 }
