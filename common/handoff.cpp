@@ -123,8 +123,6 @@ SendResult send_handoff(int channel, const Handoff &h, std::span<const std::uint
 
 namespace {
 
-constexpr std::size_t kMaxFdsSeen = 4;  // room to see (and close) a few unexpected fds
-
 // Converts to a failed RecvResult or DatagramResult alike.
 config::Unexpected<RecvFailure> fail(RecvError kind, int err, std::string detail) {
     return config::unexpected(RecvFailure{kind, err, std::move(detail)});
@@ -162,11 +160,14 @@ DatagramResult recv_datagram(int channel, std::vector<std::uint8_t> &scratch) {
         for (std::size_t i = 0; i < count; ++i) {
             int fd;
             std::memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
-            d.fds.emplace_back(fd);
+            if (d.fd_count < d.fds.size())
+                d.fds[d.fd_count++].reset(fd);
+            else
+                ::close(fd);  // more than the control buffer holds: cannot happen, but never leak
         }
     }
 
-    if (n == 0 && d.fds.empty() && (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0)
+    if (n == 0 && d.fd_count == 0 && (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0)
         return fail(RecvError::kClosed, 0, "channel closed");
     if (msg.msg_flags & MSG_TRUNC)
         return fail(RecvError::kTruncated, EMSGSIZE, "datagram longer than the largest handoff");
@@ -185,7 +186,6 @@ RecvResult parse_handoff(DatagramResult received, const std::vector<std::uint8_t
 }
 
 RecvResult parse_handoff(Datagram datagram, const std::vector<std::uint8_t> &scratch) {
-    std::vector<UniqueFd> &fds = datagram.fds;
     const std::size_t size = datagram.size;
     if (size > scratch.size())
         return fail(RecvError::kBadMessage, EBADMSG, "datagram larger than the buffer");
@@ -211,9 +211,9 @@ RecvResult parse_handoff(Datagram datagram, const std::vector<std::uint8_t> &scr
         return fail(RecvError::kBadMessage, EBADMSG, "bad outcome or classifier");
     if ((w.flags & ~kKnownFlags) != 0)
         return fail(RecvError::kBadMessage, EBADMSG, "unknown flags");
-    if (fds.size() != 1)
+    if (datagram.fd_count != 1)
         return fail(RecvError::kBadMessage, EBADMSG,
-                    "expected one fd, got " + std::to_string(fds.size()));
+                    "expected one fd, got " + std::to_string(datagram.fd_count));
 
     Received r;
     Handoff &h = r.handoff;
@@ -237,7 +237,7 @@ RecvResult parse_handoff(Datagram datagram, const std::vector<std::uint8_t> &scr
     if (h.facts.alpn_len > CH_ALPN_BUF) h.facts.alpn_len = 0;
     if (h.facts.n_versions > CH_MAX_VERSIONS) h.facts.n_versions = 0;
     r.hello.assign(scratch.begin() + sizeof(WireHeader), scratch.begin() + static_cast<long>(size));
-    r.conn = std::move(fds.front());
+    r.conn = std::move(datagram.fds[0]);
     return r;
 }
 

@@ -23,6 +23,7 @@
 // datagram is closed.
 #pragma once
 
+#include <array>
 #include <sys/socket.h>
 
 #include <cstddef>
@@ -159,9 +160,11 @@ std::string_view recv_error_name(RecvError error);
 // The channel also carries other kinds of message (ticket keys): the caller looks at the
 // magic in the bytes and parses with parse_handoff or that kind's decoder, so each datagram
 // costs one recvmsg.
+inline constexpr std::size_t kMaxFdsSeen = 4;  // room to see (and close) a few unexpected fds
 struct Datagram {
     std::size_t size = 0;
-    std::vector<UniqueFd> fds;
+    std::array<UniqueFd, kMaxFdsSeen> fds;  // the first fd_count are the ones that came
+    std::size_t fd_count = 0;
 };
 using DatagramResult = config::Result<Datagram, RecvFailure>;
 

@@ -272,6 +272,28 @@ TEST(Handoff, UnexpectedFdCountsAreRejectedAndClosed) {
         EXPECT_EQ(r.error().kind, RecvError::kBadMessage);
         EXPECT_TRUE(write_end_closed(p));
     }
+    {  // as many as a datagram is looked at with: all taken, all closed
+        auto p = make_pipe();
+        ASSERT_GT(send_raw(ch.daemon.get(), msg.data(), msg.size(), p.w.get(),
+                           static_cast<int>(handoff::kMaxFdsSeen)),
+                  0);
+        p.w.reset();
+        auto r = handoff::recv_handoff(ch.worker.get(), scratch);
+        ASSERT_FALSE(r.ok());
+        EXPECT_EQ(r.error().kind, RecvError::kBadMessage);
+        EXPECT_TRUE(write_end_closed(p));
+    }
+    {  // more than that: the kernel truncates the control data, nothing stays open
+        auto p = make_pipe();
+        ASSERT_GT(send_raw(ch.daemon.get(), msg.data(), msg.size(), p.w.get(),
+                           static_cast<int>(handoff::kMaxFdsSeen) + 2),
+                  0);
+        p.w.reset();
+        auto r = handoff::recv_handoff(ch.worker.get(), scratch);
+        ASSERT_FALSE(r.ok());
+        EXPECT_EQ(r.error().kind, RecvError::kTruncated);
+        EXPECT_TRUE(write_end_closed(p));
+    }
     {  // none
         ASSERT_GT(send_raw(ch.daemon.get(), msg.data(), msg.size(), -1, 0), 0);
         auto r = handoff::recv_handoff(ch.worker.get(), scratch);
