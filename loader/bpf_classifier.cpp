@@ -2,10 +2,9 @@
 
 namespace sni::loader {
 
-std::vector<KernelDecision> BpfClassifier::drain() {
-    std::vector<KernelDecision> out;
+void BpfClassifier::drain(std::vector<KernelDecision> &out) {
+    out.clear();
     steering_->consume([&](const KernelDecision &d) { out.push_back(d); });
-    return out;
 }
 
 void BpfClassifier::park(const KernelDecision &decision, Clock::time_point now) {

@@ -28,8 +28,9 @@ class BpfClassifier {
     static void kick(int fd) { KernelSteering::kick(fd); }
     void release(std::uint64_t cookie) { steering_->release(cookie); }
 
-    // Every decision now in the ring buffer, in arrival order.
-    std::vector<KernelDecision> drain();
+    // Every decision now in the ring buffer, in arrival order, into `out` (cleared first; a
+    // vector kept by the caller, so that a drain allocates nothing once it has grown).
+    void drain(std::vector<KernelDecision> &out);
 
     void park(const KernelDecision &decision, Clock::time_point now);
     std::optional<KernelDecision> claim(std::uint64_t cookie);

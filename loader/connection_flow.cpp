@@ -112,7 +112,11 @@ void Daemon::on_connection_event(std::uint64_t id, std::uint32_t events) {
 void Daemon::on_steering_ready() {
     if (!classifier_.bpf) return;
     const auto now = Clock::now();
-    for (const KernelDecision &d : classifier_.bpf->drain()) {
+    // The kept vector's capacity is reused; a nested call (none today) would start empty.
+    std::vector<KernelDecision> batch;
+    batch.swap(decisions_);
+    classifier_.bpf->drain(batch);
+    for (const KernelDecision &d : batch) {
         ++counters_.bpf_decisions;
         Connection *conn = conns_.find_by_cookie(d.cookie);
         if (conn == nullptr) {
@@ -122,6 +126,8 @@ void Daemon::on_steering_ready() {
         if (conn->state != ConnState::kClassifying || !conn->in_steering) continue;
         apply_kernel_decision(*conn, d);
     }
+    batch.clear();
+    decisions_.swap(batch);
 }
 
 void Daemon::apply_kernel_decision(Connection &conn, const KernelDecision &d) {

@@ -205,6 +205,7 @@ class Daemon {
     KtlsSupport ktls_;
     std::unordered_map<std::string, std::uint64_t> route_handed_;  // by route name
     std::unordered_map<AddrPair, HandedConn, AddrPairHash> handed_;
+    std::vector<KernelDecision> decisions_;  // on_steering_ready's batch, kept for its capacity
 
     log::RateLimiter accept_log_limit_{std::chrono::seconds(10), 5};
     log::RateLimiter peer_log_limit_{std::chrono::seconds(1), 20};

@@ -166,8 +166,55 @@ void Pools::dispatch(std::uint32_t pool, PendingHandoff h) {
         return;  // h.conn closes here
     }
     Worker &w = pools_[pool].workers[*idx];
+    if (w.queue.empty() && !retiring_) {
+        // Nothing waits before it: sent from here, without a queue node per connection.
+        if (!send_keys(pool, w)) {
+            w.queue.push_back(std::move(h));
+            flush(pool, *idx);  // the channel is gone: flush takes the worker down
+            return;
+        }
+        if (!w.keys_pending && w.channel) {
+            const Sent sent = send_one(pool, *idx, h);
+            if (sent == Sent::kSent || sent == Sent::kFailed) return;  // h.conn closes here
+            w.queue.push_back(std::move(h));
+            if (sent == Sent::kPeerGone)
+                worker_down(pool, *idx);  // h goes to another worker with the queue
+            else
+                update_interest(w);  // wait for EPOLLOUT
+            return;
+        }
+    }
     w.queue.push_back(std::move(h));
     flush(pool, *idx);
+}
+
+Pools::Sent Pools::send_one(std::uint32_t pool, std::uint32_t worker, const PendingHandoff &h) {
+    Worker &w = pools_[pool].workers[worker];
+    const auto r = handoff::send_handoff(w.channel.get(), h.meta, h.hello, h.conn.get());
+    switch (r.status) {
+        case handoff::SendStatus::kSent:
+            ++counters_->handed_off;
+            counters_->obs.count(h.meta.listener_id, h.meta.route_id, "handed_off");
+            counters_->obs.handoff.observe_us(us_since(h.meta.accepted_ns));
+            log_->debug("handed off",
+                        {log::kv("conn", h.meta.conn_id), log::kv("pool", pools_[pool].name),
+                         log::kv("worker", worker), log::kv("route", h.meta.route_id)});
+            return Sent::kSent;
+        case handoff::SendStatus::kWouldBlock:
+            return Sent::kWouldBlock;
+        case handoff::SendStatus::kPeerGone:
+            log_->warn("worker channel closed", {log::kv("pool", pools_[pool].name),
+                                                 log::kv("worker", worker), log::kv("pid", w.pid)});
+            return Sent::kPeerGone;
+        case handoff::SendStatus::kError:
+            break;
+    }
+    ++counters_->handoff_error;
+    counters_->obs.count(h.meta.listener_id, h.meta.route_id, "handoff_error");
+    log_->error("handoff failed",
+                {log::kv("conn", h.meta.conn_id), log::kv("pool", pools_[pool].name),
+                 log::kv("error", std::strerror(r.err))});
+    return Sent::kFailed;
 }
 
 // Sends the pool's keys if they are pending. False when the worker's channel is gone.
@@ -202,31 +249,13 @@ void Pools::flush(std::uint32_t pool, std::uint32_t worker) {
         return;
     }
     while (!w.keys_pending && !w.queue.empty() && w.channel) {
-        PendingHandoff &h = w.queue.front();
-        const auto r = handoff::send_handoff(w.channel.get(), h.meta, h.hello, h.conn.get());
-        if (r.status == handoff::SendStatus::kSent) {
-            ++counters_->handed_off;
-            counters_->obs.count(h.meta.listener_id, h.meta.route_id, "handed_off");
-            counters_->obs.handoff.observe_us(us_since(h.meta.accepted_ns));
-            log_->debug("handed off",
-                        {log::kv("conn", h.meta.conn_id), log::kv("pool", pools_[pool].name),
-                         log::kv("worker", worker), log::kv("route", h.meta.route_id)});
-            w.queue.pop_front();  // closes our copy of the connection
-            continue;
-        }
-        if (r.status == handoff::SendStatus::kWouldBlock) break;
-        if (r.status == handoff::SendStatus::kPeerGone) {
-            log_->warn("worker channel closed", {log::kv("pool", pools_[pool].name),
-                                                 log::kv("worker", worker), log::kv("pid", w.pid)});
+        const Sent sent = send_one(pool, worker, w.queue.front());
+        if (sent == Sent::kWouldBlock) break;
+        if (sent == Sent::kPeerGone) {
             worker_down(pool, worker);
             return;
         }
-        ++counters_->handoff_error;
-        counters_->obs.count(h.meta.listener_id, h.meta.route_id, "handoff_error");
-        log_->error("handoff failed",
-                    {log::kv("conn", h.meta.conn_id), log::kv("pool", pools_[pool].name),
-                     log::kv("error", std::strerror(r.err))});
-        w.queue.pop_front();
+        w.queue.pop_front();  // sent or failed: closes our copy of the connection
     }
     if (retiring_ && w.queue.empty()) {
         // Everything queued was sent: the worker sees end-of-file, takes no more handoffs and

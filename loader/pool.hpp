@@ -168,6 +168,10 @@ class Pools {
     void worker_down(std::uint32_t pool, std::uint32_t worker);
     void close_channel(Worker &w);
     void flush(std::uint32_t pool, std::uint32_t worker);
+    enum class Sent : std::uint8_t { kSent, kWouldBlock, kPeerGone, kFailed };
+    // One send_handoff to the worker, counted and logged; the caller drops `h` unless
+    // kWouldBlock or kPeerGone.
+    Sent send_one(std::uint32_t pool, std::uint32_t worker, const PendingHandoff &h);
     void update_interest(Worker &w);
     bool send_keys(std::uint32_t pool, Worker &w);  // false: the channel is gone
     void rotate_due(Clock::time_point now);
