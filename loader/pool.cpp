@@ -175,7 +175,10 @@ void Pools::dispatch(std::uint32_t pool, PendingHandoff h) {
         }
         if (!w.keys_pending && w.channel) {
             const Sent sent = send_one(pool, *idx, h);
-            if (sent == Sent::kSent || sent == Sent::kFailed) return;  // h.conn closes here
+            if (sent == Sent::kSent || sent == Sent::kFailed) {
+                update_interest(w);  // as flush does: keys just sent need no EPOLLOUT any more
+                return;              // h.conn closes here
+            }
             w.queue.push_back(std::move(h));
             if (sent == Sent::kPeerGone)
                 worker_down(pool, *idx);  // h goes to another worker with the queue

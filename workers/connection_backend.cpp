@@ -16,6 +16,10 @@
 namespace sni::worker {
 
 void Connection::connect_next(Clock::time_point now) {
+    if (tried_count_ == tried_.size()) {  // callers stop at kMaxAttempts; never past the array
+        backend_unreachable(pending_failure_, now);
+        return;
+    }
     const auto pick = route_.balancer.pick(now, std::span(tried_.data(), tried_count_));
     if (!pick) {
         if (tried_count_ > 0)
