@@ -23,9 +23,9 @@
 // datagram is closed.
 #pragma once
 
-#include <array>
 #include <sys/socket.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>

@@ -16,7 +16,7 @@
 namespace sni::worker {
 
 void Connection::connect_next(Clock::time_point now) {
-    if (tried_count_ == tried_.size()) {  // callers stop at kMaxAttempts; never past the array
+    if (tried_count_ == kMaxAttempts) {  // the first server, then one other
         backend_unreachable(pending_failure_, now);
         return;
     }
@@ -62,12 +62,11 @@ void Connection::connect_next(Clock::time_point now) {
             case ConnectProgress::kEstablished:
                 on_connect_result(0, now);
                 break;
-            case ConnectProgress::kFailed:
-                if (const int err = socket_error(backend_.fd()); err != 0)
-                    on_connect_result(err, now);
-                else
-                    on_connect_result(ECONNREFUSED, now);
+            case ConnectProgress::kFailed: {
+                const int err = socket_error(backend_.fd());
+                on_connect_result(err != 0 ? err : ECONNREFUSED, now);
                 break;
+            }
             case ConnectProgress::kPending:
                 break;
         }
@@ -119,10 +118,7 @@ void Connection::connect_failed(const std::string &why, Clock::time_point now) {
     backend_.close();
     backend_state_ = Backend::kIdle;
     pending_failure_ += (pending_failure_.empty() ? "" : "; ") + text + ": " + why;
-    if (tried_count_ < kMaxAttempts)
-        connect_next(now);
-    else
-        backend_unreachable(pending_failure_, now);
+    connect_next(now);  // another server, or backend_unreachable once kMaxAttempts were tried
 }
 
 // No server could be connected: an internal_error alert for a TLS client still held at its

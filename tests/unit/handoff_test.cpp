@@ -263,37 +263,22 @@ TEST(Handoff, UnexpectedFdCountsAreRejectedAndClosed) {
     std::memcpy(msg.data(), &w, sizeof w);
     std::vector<uint8_t> scratch;
 
-    {  // two fds
+    // `nfds` copies of a pipe's write end: refused as `kind`, and none of them left open.
+    auto refused_with = [&](int nfds, RecvError kind) {
         auto p = make_pipe();
-        ASSERT_GT(send_raw(ch.daemon.get(), msg.data(), msg.size(), p.w.get(), 2), 0);
+        ASSERT_GT(send_raw(ch.daemon.get(), msg.data(), msg.size(), p.w.get(), nfds), 0);
         p.w.reset();
         auto r = handoff::recv_handoff(ch.worker.get(), scratch);
         ASSERT_FALSE(r.ok());
-        EXPECT_EQ(r.error().kind, RecvError::kBadMessage);
+        EXPECT_EQ(r.error().kind, kind);
         EXPECT_TRUE(write_end_closed(p));
-    }
-    {  // as many as a datagram is looked at with: all taken, all closed
-        auto p = make_pipe();
-        ASSERT_GT(send_raw(ch.daemon.get(), msg.data(), msg.size(), p.w.get(),
-                           static_cast<int>(handoff::kMaxFdsSeen)),
-                  0);
-        p.w.reset();
-        auto r = handoff::recv_handoff(ch.worker.get(), scratch);
-        ASSERT_FALSE(r.ok());
-        EXPECT_EQ(r.error().kind, RecvError::kBadMessage);
-        EXPECT_TRUE(write_end_closed(p));
-    }
-    {  // more than that: the kernel truncates the control data, nothing stays open
-        auto p = make_pipe();
-        ASSERT_GT(send_raw(ch.daemon.get(), msg.data(), msg.size(), p.w.get(),
-                           static_cast<int>(handoff::kMaxFdsSeen) + 2),
-                  0);
-        p.w.reset();
-        auto r = handoff::recv_handoff(ch.worker.get(), scratch);
-        ASSERT_FALSE(r.ok());
-        EXPECT_EQ(r.error().kind, RecvError::kTruncated);
-        EXPECT_TRUE(write_end_closed(p));
-    }
+    };
+    const int seen = static_cast<int>(handoff::kMaxFdsSeen);
+    refused_with(2, RecvError::kBadMessage);
+    // As many as a datagram is looked at with: all taken, all closed.
+    refused_with(seen, RecvError::kBadMessage);
+    // More than that: the kernel truncates the control data, nothing stays open.
+    refused_with(seen + 2, RecvError::kTruncated);
     {  // none
         ASSERT_GT(send_raw(ch.daemon.get(), msg.data(), msg.size(), -1, 0), 0);
         auto r = handoff::recv_handoff(ch.worker.get(), scratch);
