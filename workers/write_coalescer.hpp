@@ -2,7 +2,7 @@
 // the records OpenSSL writes while one direction is pumped and sends them with one write() when
 // flushed (at the end of every pump, see workers/direction.cpp) or when the next record would
 // not fit. Without it each SSL_write_ex is one write() per record (16 KiB at most), so a relay
-// that reads four records per recv (read-ahead) wrote them with four syscalls.
+// that reads several records per recv (read-ahead) wrote them with one syscall each.
 //
 // Bounded: at most kCoalesceBytes are held; a record that does not fit first flushes what is
 // held, and when the socket cannot take it the write reports a retry (OpenSSL: WANT_WRITE), the
@@ -19,8 +19,10 @@
 
 namespace sni::worker {
 
-// What one flush may carry: the records of one read-ahead buffer.
-inline constexpr std::size_t kCoalesceBytes = kTlsReadBuffer;
+// What one flush may carry: four full records (66 KiB). Sixteen, like the read buffer, measured
+// the same worker CPU per MiB within the noise and would hold four times the memory per leg
+// while a flush waits (docs/performance.md, "Bulk relay").
+inline constexpr std::size_t kCoalesceBytes = 4 * kTlsRecordBytes;
 
 // Pushes the filter over `ssl`'s write BIO. False (and `ssl` unchanged) when it could not be
 // made. Only for a leg whose records OpenSSL writes itself (not kTLS TX).
