@@ -57,8 +57,9 @@ std::string apply_versions_and_ciphers(SSL_CTX *ctx, config::TlsVersion min, con
     if (!list.empty() && SSL_CTX_set_cipher_list(ctx, list.c_str()) != 1)
         return "bad ciphers \"" + list + "\": " + take_openssl_errors();
     if (level) SSL_CTX_set_security_level(ctx, *level);
-    if (!ciphersuites.empty() && SSL_CTX_set_ciphersuites(ctx, ciphersuites.c_str()) != 1)
-        return "bad ciphersuites \"" + ciphersuites + "\": " + take_openssl_errors();
+    const char *suites = ciphersuites.empty() ? kDefaultCiphersuites : ciphersuites.c_str();
+    if (SSL_CTX_set_ciphersuites(ctx, suites) != 1)
+        return "bad ciphersuites \"" + std::string(suites) + "\": " + take_openssl_errors();
     return "";
 }
 

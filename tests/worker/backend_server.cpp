@@ -213,6 +213,7 @@ void BackendServer::serve(UniqueFd fd, std::size_t index) {
         }
         SSL_set_app_data(ssl.get(), nullptr);
         rec.version = SSL_get_version(ssl.get());
+        rec.cipher = SSL_get_cipher_name(ssl.get());
         rec.reused = SSL_session_reused(ssl.get()) == 1;
         const unsigned char *alpn = nullptr;
         unsigned alpn_len = 0;

@@ -37,6 +37,7 @@ struct ProxyInfo {
 struct BackendRecord {
     std::string sni;
     std::string version;
+    std::string cipher;  // SSL_get_cipher_name
     std::string alpn;
     bool reused = false;
     std::uint64_t bytes_in = 0;

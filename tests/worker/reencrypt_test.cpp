@@ -121,6 +121,36 @@ TEST_F(ReencryptTest, EachRouteUsesItsOwnBackendSniAndVersion) {
         EXPECT_EQ(field(line, "sni"), field(line, "route") + ".test") << line;
 }
 
+// TLS 1.3 suites: with none configured both legs prefer AES-128-GCM (kDefaultCiphersuites),
+// although the test client and the backend list OpenSSL's default order (AES-256-GCM first);
+// a route's own `ciphersuites` on either side wins.
+TEST_F(ReencryptTest, Tls13SuitesDefaultToAes128AndFollowTheRoute) {
+    BackendServer backend(
+        make_backend_ctx(backend_.cert, backend_.key, TLS1_3_VERSION, TLS1_3_VERSION), {});
+    RouteSpec plain;
+    plain.name = "plain";
+    plain.servers = {backend.address()};
+    plain.backend_extra = backend_tls("1.3", "1.3");
+    RouteSpec chosen = plain;
+    chosen.name = "chosen";
+    chosen.tls_extra = {"ciphersuites: \"TLS_AES_256_GCM_SHA384\""};
+    chosen.backend_extra.push_back("ciphersuites: \"TLS_CHACHA20_POLY1305_SHA256\"");
+    start({plain, chosen});
+
+    const char *const front[] = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384"};
+    const char *const back[] = {"TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256"};
+    for (std::uint32_t route : {0u, 1u}) {
+        ClientResult c = connect(route, sni(route == 0 ? "plain.test" : "chosen.test"));
+        ASSERT_TRUE(c.stream) << c.error;
+        EXPECT_EQ(c.cipher, front[route]);
+        ASSERT_TRUE(c.stream->write_all("x"));
+        EXPECT_EQ(c.stream->read_exactly(1).value_or(""), "x");
+        c.stream.reset();
+        ASSERT_TRUE(backend.wait_done(route + 1));
+        EXPECT_EQ(backend.records().at(route).cipher, back[route]);
+    }
+}
+
 // sni: $client sends the client's own name; verification then checks that name.
 TEST_F(ReencryptTest, ForwardsClientSni) {
     BackendServer backend(

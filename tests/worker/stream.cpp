@@ -322,6 +322,7 @@ ClientResult tls_connect(std::uint16_t port, const ClientOptions &o) {
     SSL_set_app_data(ssl.get(), nullptr);
     SSL_set_info_callback(ssl.get(), nullptr);
     out.version = SSL_get_version(ssl.get());
+    out.cipher = SSL_get_cipher_name(ssl.get());
     out.reused = SSL_session_reused(ssl.get()) == 1;
     const unsigned char *alpn = nullptr;
     unsigned alpn_len = 0;

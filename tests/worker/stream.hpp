@@ -117,6 +117,7 @@ struct ClientResult {
     std::string peer_cn;
     std::string peer_key;  // "EC" / "RSA"
     std::string version;
+    std::string cipher;  // SSL_get_cipher_name
     std::string alpn;
     std::vector<std::uint8_t> ocsp;
     bool reused = false;  // SSL_session_reused
