@@ -1,8 +1,11 @@
-// Worker supervision (a killed worker is restarted, traffic keeps flowing) and running out of
-// file descriptors (excess connections are shed, the daemon neither spins nor stops serving).
+// Worker supervision (a killed worker is restarted, traffic keeps flowing; stopped workers get
+// the connections queued for them when they go on) and running out of file descriptors (excess
+// connections are shed, the daemon neither spins nor stops serving).
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -54,6 +57,89 @@ TEST_P(SupervisionTest, WorkersAreStoppedWithTheDaemon) {
         EXPECT_NE(name, "sni-test-worker") << pid;
     }
     EXPECT_EQ(count_of(daemon_->log(), "msg=\"worker stopped\""), 3u);
+}
+
+// The workers of pool `pool` among the daemon's children (their command line names the pool).
+std::vector<pid_t> pool_workers(const std::vector<pid_t> &children, const std::string &pool) {
+    std::vector<pid_t> out;
+    for (const pid_t pid : children) {
+        std::ifstream f("/proc/" + std::to_string(pid) + "/cmdline");
+        const std::string cmdline((std::istreambuf_iterator<char>(f)),
+                                  std::istreambuf_iterator<char>());
+        if (cmdline.find(std::string("--pool\0", 7) + pool + '\0') != std::string::npos)
+            out.push_back(pid);
+    }
+    return out;
+}
+
+// The number after " key=" in the daemon's log (its last occurrence), or -1.
+long log_count(const std::string &log, const std::string &key) {
+    const auto at = log.rfind(" " + key + "=");
+    if (at == std::string::npos) return -1;
+    return std::stol(log.substr(at + key.size() + 2));
+}
+
+// Stopped workers take no handoffs: the kernel queue of each worker's channel fills (sendmsg
+// says EAGAIN), the daemon queues the rest per worker up to its bound and closes what is beyond
+// it (handoff_overflow). When the workers go on, every queued connection is delivered: each
+// client gets either its echo or a close that the daemon counted, none is lost or mixed up.
+TEST_P(SupervisionTest, StoppedWorkersGetTheirQueuedConnectionsWhenTheyGoOn) {
+    ASSERT_TRUE(daemon_->wait_log(
+        [](const std::string &l) { return count_of(l, "msg=\"worker running\"") >= 3; }, 5s));
+    const auto stopped = pool_workers(daemon_->children(), "default");
+    ASSERT_EQ(stopped.size(), 2u);
+    // Processes this test started (through the daemon); both are continued below.
+    for (const pid_t pid : stopped) ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+
+    // Beyond what two channels and two queues of 256 hold, so some are shed: ClientHellos of
+    // 14 KB fill a channel's kernel buffer (kChannelBufferBytes) after a few hundred handoffs.
+    constexpr int kConns = 2000;
+    const Bytes hello = build_client_hello({.sni = "p1.test", .padding = 14000});
+    rlimit files{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &files), 0);
+    if (files.rlim_cur < 2 * kConns) {
+        files.rlim_cur = std::min<rlim_t>(files.rlim_max, 2 * kConns);
+        ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &files), 0);
+    }
+    ASSERT_GE(files.rlim_cur, static_cast<rlim_t>(kConns + 100)) << "too few file descriptors";
+    std::vector<UniqueFd> conns;
+    std::vector<Bytes> sent;
+    for (int i = 0; i < kConns; ++i) {
+        UniqueFd fd = connect_tcp("127.0.0.1", main_port_);
+        ASSERT_TRUE(fd.valid()) << i;
+        Bytes bytes = hello;
+        const Bytes tag = random_payload(64, static_cast<std::uint32_t>(i));
+        bytes.insert(bytes.end(), tag.begin(), tag.end());
+        ASSERT_TRUE(send_all(fd.get(), bytes)) << i;
+        conns.push_back(std::move(fd));
+        sent.push_back(std::move(bytes));
+    }
+    // Every connection was classified and handed off, queued or shed before the workers go on.
+    std::this_thread::sleep_for(500ms);
+    for (const pid_t pid : stopped) ASSERT_EQ(::kill(pid, SIGCONT), 0);
+
+    int echoed = 0, closed = 0;
+    for (int i = 0; i < kConns; ++i) {
+        const auto r = read_exactly(conns[i].get(), sent[i].size(), 10s);
+        ASSERT_FALSE(r.timed_out) << "connection " << i << " neither echoed nor closed";
+        if (r.data.size() == sent[i].size()) {
+            EXPECT_TRUE(r.data == sent[i]) << "connection " << i << " got other bytes";
+            ++echoed;
+        } else {
+            EXPECT_TRUE(r.data.empty() && r.closed) << i;
+            ++closed;
+        }
+    }
+    conns.clear();
+    EXPECT_EQ(daemon_->stop(), 0);
+    const std::string log = daemon_->log();
+    EXPECT_GT(echoed, 2 * 256) << "the queues were not used";
+    EXPECT_GT(closed, 0) << "nothing was beyond the queues";
+    EXPECT_EQ(log_count(log, "handoff_overflow"), closed);
+    EXPECT_EQ(log_count(log, "handoff_error"), 0);
+    RecordProperty("echoed", echoed);
+    RecordProperty("closed", closed);
+    EXPECT_NE(log.find("handoff queue full, connection closed"), std::string::npos);
 }
 
 class FdLimitTest : public SplitterTest {
