@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "ctl_support.hpp"
 #include "splitter_fixture.hpp"
 
 namespace sni::itest {
@@ -88,7 +89,14 @@ TEST_P(SupervisionTest, StoppedWorkersGetTheirQueuedConnectionsWhenTheyGoOn) {
         [](const std::string &l) { return count_of(l, "msg=\"worker running\"") >= 3; }, 5s));
     const auto stopped = pool_workers(daemon_->children(), "default");
     ASSERT_EQ(stopped.size(), 2u);
-    // Processes this test started (through the daemon); both are continued below.
+    // Processes this test started (through the daemon); continued below, or by `resume` on any
+    // early return, so that the daemon can stop them at the end.
+    struct Resume {
+        const std::vector<pid_t> &pids;
+        ~Resume() {
+            for (const pid_t pid : pids) ::kill(pid, SIGCONT);
+        }
+    } resume{stopped};
     for (const pid_t pid : stopped) ASSERT_EQ(::kill(pid, SIGSTOP), 0);
 
     // Beyond what two channels and two queues of 256 hold, so some are shed: ClientHellos of
@@ -114,9 +122,25 @@ TEST_P(SupervisionTest, StoppedWorkersGetTheirQueuedConnectionsWhenTheyGoOn) {
         conns.push_back(std::move(fd));
         sent.push_back(std::move(bytes));
     }
-    // Every connection was classified and handed off, queued or shed before the workers go on.
-    std::this_thread::sleep_for(500ms);
+    // Every connection is sent into a channel, queued or shed before the workers go on: the
+    // daemon's outcome counters and its queues add up to kConns (two snapshots, which agree
+    // once the daemon is done: stopped workers take nothing).
+    const auto outcome = [](const std::string &metrics, const std::string &name) {
+        const std::string key = "sni_daemon_connections_total{outcome=\"" + name + "\"} ";
+        const auto at = metrics.find(key);
+        return at == std::string::npos ? 0L : std::stol(metrics.substr(at + key.size()));
+    };
+    long decided = 0;
+    for (int i = 0; i < 200 && decided != kConns; ++i) {
+        const std::string m = run_ctl(control_socket(), {"metrics"}).out;
+        decided = outcome(m, "handed_off") + outcome(m, "handoff_overflow");
+        const auto st = ctl_json(control_socket(), {"status"});
+        for (const auto &pool : st["pools"])
+            for (const auto &w : pool["workers"]) decided += w["queued"].get<long>();
+        if (decided != kConns) std::this_thread::sleep_for(50ms);
+    }
     for (const pid_t pid : stopped) ASSERT_EQ(::kill(pid, SIGCONT), 0);
+    ASSERT_EQ(decided, kConns) << "the daemon did not decide every connection";
 
     int echoed = 0, closed = 0;
     for (int i = 0; i < kConns; ++i) {
