@@ -21,7 +21,7 @@ namespace sni::worker {
 
 // What one flush may carry: four full records (66 KiB). Sixteen, like the read buffer, measured
 // the same worker CPU per MiB within the noise and would hold four times the memory per leg
-// while a flush waits (docs/performance.md, "Bulk relay").
+// while a flush waits (docs/performance.md, "Bulk relay: sixteen records per read").
 inline constexpr std::size_t kCoalesceBytes = 4 * kTlsRecordBytes;
 
 // Pushes the filter over `ssl`'s write BIO. False (and `ssl` unchanged) when it could not be
