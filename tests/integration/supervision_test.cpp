@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "ctl_support.hpp"
+#include "metrics_scrape.hpp"
 #include "splitter_fixture.hpp"
 
 namespace sni::itest {
@@ -73,13 +74,6 @@ std::vector<pid_t> pool_workers(const std::vector<pid_t> &children, const std::s
     return out;
 }
 
-// The number after " key=" in the daemon's log (its last occurrence), or -1.
-long log_count(const std::string &log, const std::string &key) {
-    const auto at = log.rfind(" " + key + "=");
-    if (at == std::string::npos) return -1;
-    return std::stol(log.substr(at + key.size() + 2));
-}
-
 // Stopped workers take no handoffs: the kernel queue of each worker's channel fills (sendmsg
 // says EAGAIN), the daemon queues the rest per worker up to its bound and closes what is beyond
 // it (handoff_overflow). When the workers go on, every queued connection is delivered: each
@@ -125,15 +119,14 @@ TEST_P(SupervisionTest, StoppedWorkersGetTheirQueuedConnectionsWhenTheyGoOn) {
     // Every connection is sent into a channel, queued or shed before the workers go on: the
     // daemon's outcome counters and its queues add up to kConns (two snapshots, which agree
     // once the daemon is done: stopped workers take nothing).
-    const auto outcome = [](const std::string &metrics, const std::string &name) {
-        const std::string key = "sni_daemon_connections_total{outcome=\"" + name + "\"} ";
-        const auto at = metrics.find(key);
-        return at == std::string::npos ? 0L : std::stol(metrics.substr(at + key.size()));
+    const auto outcome = [this](const std::string &name) {
+        const auto m = parse_metrics(run_ctl(control_socket(), {"metrics"}).out);
+        const auto it = m.find("sni_daemon_connections_total{outcome=\"" + name + "\"}");
+        return it == m.end() ? 0L : static_cast<long>(it->second);
     };
     long decided = 0;
     for (int i = 0; i < 200 && decided != kConns; ++i) {
-        const std::string m = run_ctl(control_socket(), {"metrics"}).out;
-        decided = outcome(m, "handed_off") + outcome(m, "handoff_overflow");
+        decided = outcome("handed_off") + outcome("handoff_overflow");
         const auto st = ctl_json(control_socket(), {"status"});
         for (const auto &pool : st["pools"])
             for (const auto &w : pool["workers"]) decided += w["queued"].get<long>();
@@ -155,15 +148,15 @@ TEST_P(SupervisionTest, StoppedWorkersGetTheirQueuedConnectionsWhenTheyGoOn) {
         }
     }
     conns.clear();
-    EXPECT_EQ(daemon_->stop(), 0);
-    const std::string log = daemon_->log();
     EXPECT_GT(echoed, 2 * 256) << "the queues were not used";
     EXPECT_GT(closed, 0) << "nothing was beyond the queues";
-    EXPECT_EQ(log_count(log, "handoff_overflow"), closed);
-    EXPECT_EQ(log_count(log, "handoff_error"), 0);
+    EXPECT_EQ(outcome("handed_off"), echoed);
+    EXPECT_EQ(outcome("handoff_overflow"), closed);
+    EXPECT_EQ(outcome("handoff_error"), 0);
     RecordProperty("echoed", echoed);
     RecordProperty("closed", closed);
-    EXPECT_NE(log.find("handoff queue full, connection closed"), std::string::npos);
+    EXPECT_EQ(daemon_->stop(), 0);
+    EXPECT_NE(daemon_->log().find("handoff queue full, connection closed"), std::string::npos);
 }
 
 class FdLimitTest : public SplitterTest {
