@@ -57,8 +57,8 @@ struct ClientTls {
     TlsVersion max_version = TlsVersion::kTls1_3;
     std::optional<int> security_level;  // nullopt = OpenSSL's default
     std::string ciphers;                // TLS 1.2 and lower cipher list; "" = OpenSSL default
-    std::string ciphersuites;  // TLS 1.3 suites; "" = workers/tls_params.hpp kDefaultCiphersuites
-    std::vector<std::string> alpn;  // offered to clients, in preference order; {} = no ALPN
+    std::string ciphersuites;           // TLS 1.3 suites; "" = kDefaultCiphersuites (worker)
+    std::vector<std::string> alpn;      // offered to clients, in preference order; {} = no ALPN
     bool session_tickets = true;
 
     bool operator==(const ClientTls &) const = default;

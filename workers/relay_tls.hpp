@@ -16,9 +16,8 @@ inline constexpr std::size_t kTlsRecordBytes = 16 * 1024 + 256 + 5;
 // The record read buffer used with read-ahead: sixteen full records (267 KiB) per recv(). Under
 // bulk load a leg's socket holds more than four records at most wake-ups, and sixteen measured
 // 30 % fewer syscalls and 9 % less worker CPU per MiB than four (docs/performance.md, "Bulk
-// relay: sixteen records per read").
-// It is allocated only while OpenSSL holds unread records (SSL_MODE_RELEASE_BUFFERS), so an idle
-// or keep-alive connection keeps none.
+// relay: sixteen records per read"). It is allocated only while OpenSSL holds unread records
+// (SSL_MODE_RELEASE_BUFFERS), so an idle or keep-alive connection keeps none.
 inline constexpr std::size_t kTlsReadBuffer = 16 * kTlsRecordBytes;
 
 // The relay's settings for one route's context. `ktls`: the kernel has the tls ULP, so OpenSSL

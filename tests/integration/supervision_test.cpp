@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -119,14 +120,17 @@ TEST_P(SupervisionTest, StoppedWorkersGetTheirQueuedConnectionsWhenTheyGoOn) {
     // Every connection is sent into a channel, queued or shed before the workers go on: the
     // daemon's outcome counters and its queues add up to kConns (two snapshots, which agree
     // once the daemon is done: stopped workers take nothing).
-    const auto outcome = [this](const std::string &name) {
-        const auto m = parse_metrics(run_ctl(control_socket(), {"metrics"}).out);
+    const auto metrics = [this] {
+        return parse_metrics(run_ctl(control_socket(), {"metrics"}).out);
+    };
+    const auto outcome = [](const std::map<std::string, double> &m, const std::string &name) {
         const auto it = m.find("sni_daemon_connections_total{outcome=\"" + name + "\"}");
         return it == m.end() ? 0L : static_cast<long>(it->second);
     };
     long decided = 0;
     for (int i = 0; i < 200 && decided != kConns; ++i) {
-        decided = outcome("handed_off") + outcome("handoff_overflow");
+        const auto m = metrics();
+        decided = outcome(m, "handed_off") + outcome(m, "handoff_overflow");
         const auto st = ctl_json(control_socket(), {"status"});
         for (const auto &pool : st["pools"])
             for (const auto &w : pool["workers"]) decided += w["queued"].get<long>();
@@ -150,9 +154,10 @@ TEST_P(SupervisionTest, StoppedWorkersGetTheirQueuedConnectionsWhenTheyGoOn) {
     conns.clear();
     EXPECT_GT(echoed, 2 * 256) << "the queues were not used";
     EXPECT_GT(closed, 0) << "nothing was beyond the queues";
-    EXPECT_EQ(outcome("handed_off"), echoed);
-    EXPECT_EQ(outcome("handoff_overflow"), closed);
-    EXPECT_EQ(outcome("handoff_error"), 0);
+    const auto after = metrics();
+    EXPECT_EQ(outcome(after, "handed_off"), echoed);
+    EXPECT_EQ(outcome(after, "handoff_overflow"), closed);
+    EXPECT_EQ(outcome(after, "handoff_error"), 0);
     RecordProperty("echoed", echoed);
     RecordProperty("closed", closed);
     EXPECT_EQ(daemon_->stop(), 0);
