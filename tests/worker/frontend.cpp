@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -39,7 +40,11 @@ UniqueFd loopback_socket(bool listen) {
 
 }  // namespace
 
-Frontend::Frontend() : listen_(loopback_socket(true)), port_(bound_port(listen_.get())) {}
+Frontend::Frontend() : listen_(loopback_socket(true)), port_(bound_port(listen_.get())) {
+    // As the daemon's listeners: accepted sockets inherit it, and the worker counts on that.
+    const int one = 1;
+    ::setsockopt(listen_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
 
 std::string Frontend::accept_and_handoff(int channel, std::uint32_t route_id, ch_info *facts,
                                          std::chrono::milliseconds timeout) {

@@ -2,11 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cstdlib>
-#include <fstream>
 #include <future>
 #include <thread>
 
+#include "tests/support/process_probe.hpp"
 #include "tests/worker/fixture.hpp"
 
 namespace sni::wtest {
@@ -123,13 +122,6 @@ constexpr long kRssSlackKiB = 32 * 1024;  // ASan's quarantine keeps freed buffe
 constexpr long kRssSlackKiB = 4 * 1024;
 #endif
 
-long rss_kib(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    for (std::string line; std::getline(in, line);)
-        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-    return -1;
-}
-
 // A backend that does not read: the worker stops reading the client instead of buffering, so
 // its memory stays flat while the client is pushing 64 MiB; then everything arrives intact.
 TEST_P(RelayTest, SlowBackendBoundsMemory) {
@@ -137,27 +129,19 @@ TEST_P(RelayTest, SlowBackendBoundsMemory) {
     BackendOptions o = behaving(Behavior::kSlowSink);
     o.stall = 1500ms;
     auto backend = backend_for(mode, o);
-#if defined(__SANITIZE_ADDRESS__)
-    // ASan keeps freed blocks in a quarantine (256 MiB by default), which shows up as RSS
-    // growth that is not ours; a small quarantine keeps this measurement about the relay.
-    // (Read by the worker at exec: set before it starts, while this process is single-threaded.)
-    const char *prev = std::getenv("ASAN_OPTIONS");
-    const std::string asan =
-        std::string(prev ? prev : "") + (prev && *prev ? ":" : "") + "quarantine_size_mb=4";
-    ::setenv("ASAN_OPTIONS", asan.c_str(), 1);
-#endif
+    testsupport::small_asan_quarantine_for_children();  // before the worker starts
     start({route_for(mode, *backend)});
     ClientResult c = connect(0, sni("r.test"));
     ASSERT_TRUE(c.stream) << c.error;
     const std::vector<std::uint8_t> payload = make_payload(64u << 20, 7);
-    const long before = rss_kib(worker_->pid());
+    const long before = testsupport::rss_kib(worker_->pid());
     auto writer = std::async(std::launch::async, [&] {
         const bool ok = c.stream->write_all(payload.data(), payload.size());
         c.stream->half_close();
         return ok;
     });
     std::this_thread::sleep_for(1000ms);  // the backend is still stalled
-    const long during = rss_kib(worker_->pid());
+    const long during = testsupport::rss_kib(worker_->pid());
     EXPECT_LT(during - before, kRssSlackKiB)
         << "worker RSS grew from " << before << " to " << during << " KiB";
     ASSERT_TRUE(writer.get()) << c.stream->last_error;
