@@ -331,7 +331,6 @@ void Daemon::hand_off(std::uint64_t id) {
                     log::kv("sni", sni_of(conn.facts)), log::kv("bytes", h.hello.size())});
     const std::string &route = config_.routes[conn.decision.route].name;
     ++route_handed_[route];
-    remember_handed(conn, route);
     pools_->dispatch(pools_->pool_of_route(conn.decision.route), std::move(h));
 }
 

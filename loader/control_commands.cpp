@@ -16,10 +16,6 @@ namespace {
 
 using control::Json;
 
-// Entries kept for `conns` (the join with sock_diag); when full, the oldest half is forgotten
-// the next time `conns` prunes it, and the table is cleared when it would grow past twice this.
-constexpr std::size_t kMaxHanded = 65536;
-
 const char *state_name(ConnState s) {
     switch (s) {
         case ConnState::kClassifying:
@@ -160,15 +156,7 @@ Json Daemon::cmd_routes() const {
     return Json{{"generation", generation_}, {"routes", routes}, {"listeners", listeners}};
 }
 
-void Daemon::remember_handed(const Connection &conn, const std::string &route) {
-    if (handed_.size() >= 2 * kMaxHanded) handed_.clear();
-    handed_[make_addr_pair(conn.client, conn.local)] =
-        HandedConn{conn.id, generation_, route, config_.listeners[conn.listener_id].name};
-}
-
-// Every TCP connection on a listener port (sock_diag), joined with what the daemon knows: the
-// ones it is classifying now, and the route/listener/generation of the ones it handed off.
-Json Daemon::cmd_conns() {
+std::set<std::uint16_t> Daemon::listener_ports() const {
     std::set<std::uint16_t> ports;
     for (const auto &s : sockets_) {
         if (s.local.ss_family == AF_INET)
@@ -176,6 +164,33 @@ Json Daemon::cmd_conns() {
         else if (s.local.ss_family == AF_INET6)
             ports.insert(ntohs(reinterpret_cast<const sockaddr_in6 *>(&s.local)->sin6_port));
     }
+    return ports;
+}
+
+// The kernel's table is the truth: a handed connection that is not in it has closed, and its
+// worker dropped the "closed" report (its channel was full).
+void Daemon::forget_closed_handed(const std::set<std::string> &in_kernel) {
+    const auto gone = [&](const AddrPair &a) { return !in_kernel.contains(to_string(a)); };
+    pools_->forget_handed_if(gone);
+    for (auto &r : retired_) r.pools->forget_handed_if(gone);
+}
+
+void Daemon::prune_stale_handed(Clock::time_point now) {
+    bool stale = pools_->reports().handed_may_be_stale();
+    for (const auto &r : retired_) stale |= r.pools->reports().handed_may_be_stale();
+    if (!stale || now < next_handed_prune_) return;
+    next_handed_prune_ = now + kHandedPruneEvery;
+    const auto listed = list_tcp_connections(listener_ports());
+    if (!listed) return;
+    std::set<std::string> in_kernel;
+    for (const DiagConn &d : listed.value()) in_kernel.insert(d.client + "|" + d.local);
+    forget_closed_handed(in_kernel);
+}
+
+// Every TCP connection on a listener port (sock_diag), joined with what the daemon knows: the
+// ones it is classifying now, and the route/listener/generation of the ones it handed off.
+Json Daemon::cmd_conns() {
+    const std::set<std::uint16_t> ports = listener_ports();
     std::unordered_map<std::string, const Connection *> classifying;
     for (const auto id : conns_.ids()) {
         Connection *c = conns_.find(id);
@@ -198,11 +213,19 @@ Json Daemon::cmd_conns() {
     std::string error;
     auto listed = list_tcp_connections(ports);
     if (!listed) error = listed.error();
-    // The handed-off connections by the same text as sock_diag's (made here, not per handoff).
-    std::unordered_map<std::string, const std::pair<const AddrPair, HandedConn> *> handed;
-    handed.reserve(handed_.size());
-    for (const auto &entry : handed_) handed.emplace(to_string(entry.first), &entry);
-    std::unordered_map<AddrPair, HandedConn, AddrPairHash> still_open;
+    // The handed-off connections of every generation by the same text as sock_diag's (made
+    // here, not per handoff), with the names of their generation's configuration.
+    struct Handed {
+        HandedConn conn;
+        const Pools *pools;
+    };
+    std::unordered_map<std::string, Handed> handed;
+    auto add_handed = [&](const Pools &p) {
+        for (const HandedConn &c : p.handed_connections())
+            handed.emplace(to_string(c.addr), Handed{c, &p});
+    };
+    add_handed(*pools_);
+    for (const auto &r : retired_) add_handed(*r.pools);
     std::set<std::string> seen;
     const auto now_ns =
         std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
@@ -219,15 +242,16 @@ Json Daemon::cmd_conns() {
             j["conn_id"] = c->second->id;
             j["age_ms"] = (static_cast<std::uint64_t>(now_ns) - c->second->accepted_ns) / 1000000;
         } else if (const auto h = handed.find(key); h != handed.end()) {
-            const HandedConn &hc = h->second->second;
+            const HandedConn &hc = h->second.conn;
+            const Pools &p = *h->second.pools;
             j["phase"] = "worker";
-            j["route"] = hc.route;
-            j["listener"] = hc.listener;
-            j["generation"] = hc.generation;
+            if (hc.route_id < p.route_names().size()) j["route"] = p.route_names()[hc.route_id];
+            if (hc.listener_id < p.listener_names().size())
+                j["listener"] = p.listener_names()[hc.listener_id];
+            j["generation"] = p.generation();
             j["conn_id"] = hc.conn_id;
             if (const auto v = by_id.find(hc.conn_id); v != by_id.end())
                 add_worker_fields(j, *v->second, static_cast<std::uint64_t>(now_ns));
-            still_open.emplace(h->second->first, hc);
         } else if (const auto v = by_client.find(d.client); v != by_client.end()) {
             j["phase"] = "worker";
             j["conn_id"] = v->second->conn_id;
@@ -239,7 +263,7 @@ Json Daemon::cmd_conns() {
         }
         out.push_back(std::move(j));
     }
-    if (listed) handed_ = std::move(still_open);  // forget the closed ones
+    if (listed) forget_closed_handed(seen);
     Json j = {{"connections", out}};
     if (!error.empty()) j["error"] = error;
     return j;

@@ -320,6 +320,7 @@ void Daemon::on_housekeeping() {
     if (http_) http_->expire(now);
     if (control_) control_->expire(now);
     check_retired(now);
+    prune_stale_handed(now);
     for (std::size_t i = 0; i < sockets_.size(); ++i) {
         if (!socket_paused_[i] || !sockets_[i].fd) continue;
         socket_paused_[i] = false;

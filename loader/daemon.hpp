@@ -9,8 +9,9 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <unordered_map>
+#include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/config_result.hpp"
@@ -107,16 +108,16 @@ class Daemon {
     control::Json cmd_status() const;
     control::Json cmd_routes() const;
     control::Json cmd_conns();
+    std::set<std::uint16_t> listener_ports() const;
+    // Handed-off connections whose close a worker could not report (it dropped reports): the
+    // ones `in_kernel` ("client|local" as sock_diag lists them) no longer has are forgotten.
+    void forget_closed_handed(const std::set<std::string> &in_kernel);
+    // Housekeeping: the same from a sock_diag listing, only after dropped reports and at most
+    // every kHandedPruneEvery.
+    void prune_stale_handed(Clock::time_point now);
+    static constexpr std::chrono::seconds kHandedPruneEvery{10};
     config::Result<control::Json, std::string> cmd_drain(const control::Json &args);
     std::string cmd_metrics() const;
-    // The daemon's record of handed-off connections, for `conns` (address pair -> route).
-    struct HandedConn {
-        std::uint64_t conn_id = 0;
-        std::uint64_t generation = 0;
-        std::string route;
-        std::string listener;
-    };
-    void remember_handed(const Connection &conn, const std::string &route);
 
     // interface_follow.cpp: interface binds follow their interface's addresses at runtime
     config::Result<bool, std::string> follow_interfaces();
@@ -204,7 +205,7 @@ class Daemon {
     void on_config_watch(std::uint64_t which);
     KtlsSupport ktls_;
     std::unordered_map<std::string, std::uint64_t> route_handed_;  // by route name
-    std::unordered_map<AddrPair, HandedConn, AddrPairHash> handed_;
+    Clock::time_point next_handed_prune_{};
     std::vector<KernelDecision> decisions_;  // on_steering_ready's batch, kept for its capacity
 
     log::RateLimiter accept_log_limit_{std::chrono::seconds(10), 5};

@@ -61,6 +61,8 @@ MetricsSnapshot Daemon::metrics_snapshot() const {
     s.generation = generation_;
     for (const auto &r : retired_) s.workers_draining += r.pools->running();
     s.classifying = conns_.size();
+    s.in_workers = pools_->reports().handed_count();
+    for (const auto &r : retired_) s.in_workers += r.pools->reports().handed_count();
     for (const auto &[route, n] : route_handed_) s.handoffs_by_route[route] = n;
     s.ready = ready();
     s.uptime_seconds = std::chrono::duration<double>(Clock::now() - started_).count();

@@ -175,6 +175,9 @@ void daemon_metrics(Writer &w, const MetricsSnapshot &s) {
     w.sample("sni_config_generation", {}, s.generation);
     w.family("sni_connections_classifying", "gauge", "Connections the daemon is classifying now.");
     w.sample("sni_connections_classifying", {}, s.classifying);
+    w.family("sni_connections_in_workers", "gauge",
+             "Connections handed to workers whose close they have not reported yet.");
+    w.sample("sni_connections_in_workers", {}, s.in_workers);
     w.family("sni_handoffs_total", "counter", "Connections handed to a worker, by route.");
     for (const auto &[route, n] : s.handoffs_by_route)
         w.sample("sni_handoffs_total", {{"route", route}}, n);

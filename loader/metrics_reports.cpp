@@ -18,7 +18,10 @@ void ReportTable::on_report(std::uint32_t pool, std::uint32_t worker, pid_t pid,
                             const conn_report::Report &r) {
     ++totals_.received;
     WorkerState &w = workers_[{pool, worker}];
-    if (r.dropped_reports > w.dropped) w.dropped = r.dropped_reports;
+    if (r.dropped_reports > w.dropped) {
+        w.dropped = r.dropped_reports;
+        handed_stale_ = true;  // a "closed" report may be among the dropped ones
+    }
     switch (r.event) {
         case conn_report::Event::kReady:
             w.ready = true;
@@ -75,6 +78,7 @@ void ReportTable::on_opened(WorkerState &w, std::uint32_t pool, std::uint32_t wo
 
 void ReportTable::on_closed(WorkerState &w, const conn_report::Report &r) {
     w.open.erase(r.conn_id);
+    w.handed.erase(r.conn_id);
     if (r.route_id >= routes_.size()) return;
     RouteReports &rr = routes_[r.route_id];
     ++rr.closed[static_cast<std::size_t>(r.reason)];
@@ -110,6 +114,29 @@ void ReportTable::worker_gone(std::uint32_t pool, std::uint32_t worker) {
     totals_.lost_open += it->second.open.size();
     dropped_by_gone_ += it->second.dropped;
     workers_.erase(it);
+}
+
+void ReportTable::on_handed(std::uint32_t pool, std::uint32_t worker, const HandedConn &conn) {
+    workers_[{pool, worker}].handed[conn.conn_id] = conn;
+}
+
+void ReportTable::forget_handed_if(const std::function<bool(const AddrPair &)> &gone) {
+    for (auto &[key, w] : workers_)
+        std::erase_if(w.handed, [&](const auto &entry) { return gone(entry.second.addr); });
+    handed_stale_ = false;
+}
+
+std::vector<HandedConn> ReportTable::handed_connections() const {
+    std::vector<HandedConn> out;
+    for (const auto &[key, w] : workers_)
+        for (const auto &[id, c] : w.handed) out.push_back(c);
+    return out;
+}
+
+std::size_t ReportTable::handed_count() const {
+    std::size_t n = 0;
+    for (const auto &[key, w] : workers_) n += w.handed.size();
+    return n;
 }
 
 bool ReportTable::worker_ready(std::uint32_t pool, std::uint32_t worker) const {

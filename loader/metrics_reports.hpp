@@ -1,12 +1,14 @@
 // The daemon's side of the connection reports (common/conn_report.hpp): aggregates what the
-// workers report by route, and keeps the table of open connections per worker (an entry is
-// removed when its "closed" report arrives or when its worker dies).
+// workers report by route, and keeps two tables per worker: the connections handed to it and the
+// ones it reported open. An entry of either is removed when its "closed" report arrives or when
+// its worker dies, so both hold only connections that are still open.
 #pragma once
 
 #include <sys/types.h>
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "common/conn_report.hpp"
+#include "loader/addr_pair.hpp"
 #include "loader/metrics_histogram.hpp"
 
 namespace sni::loader {
@@ -69,6 +72,15 @@ struct ServerHealth {
 // Adds `from`'s counts to `into` (e.g. a gone generation's counts to the running totals).
 void merge_into(RouteReports &into, const RouteReports &from);
 
+// A connection the daemon handed to a worker, until the worker reports its close (for
+// `sni-ctl conns` and the sni_handed_open_connections gauge).
+struct HandedConn {
+    std::uint64_t conn_id = 0;
+    AddrPair addr;
+    std::uint32_t route_id = 0;
+    std::uint32_t listener_id = 0;
+};
+
 struct ReportTotals {
     std::uint64_t received = 0;
     std::uint64_t malformed = 0;           // datagrams that were not valid reports
@@ -89,6 +101,17 @@ class ReportTable {
     // True once the worker (since its last start) sent its "ready" report.
     bool worker_ready(std::uint32_t pool, std::uint32_t worker) const;
 
+    // A connection was sent to the worker: tracked until its "closed" report or the worker's end.
+    void on_handed(std::uint32_t pool, std::uint32_t worker, const HandedConn &conn);
+    // Forgets the handed connections for which `gone` says true. For those whose "closed" report
+    // the worker had to drop (its channel was full): the caller asks the kernel's table.
+    void forget_handed_if(const std::function<bool(const AddrPair &)> &gone);
+    // True when a worker dropped reports since the last forget_handed_if: some handed
+    // connections may have closed unheard.
+    bool handed_may_be_stale() const { return handed_stale_; }
+    std::vector<HandedConn> handed_connections() const;
+    std::size_t handed_count() const;
+
     std::vector<OpenConnView> open_connections() const;
     // By (route id, server index); only servers some live worker reported on.
     std::map<std::pair<std::uint32_t, std::uint32_t>, ServerHealth> health() const;
@@ -101,6 +124,7 @@ class ReportTable {
         bool ready = false;
         std::uint64_t dropped = 0;  // the worker's running total
         std::unordered_map<std::uint64_t, OpenConnView> open;
+        std::unordered_map<std::uint64_t, HandedConn> handed;
         // The latest "health" report by (route id, server index).
         std::map<std::pair<std::uint32_t, std::uint32_t>, conn_report::Report> health;
     };
@@ -114,6 +138,7 @@ class ReportTable {
     std::map<WorkerKey, WorkerState> workers_;
     ReportTotals totals_;
     std::uint64_t dropped_by_gone_ = 0;  // drops reported by workers that are gone
+    bool handed_stale_ = false;
 };
 
 }  // namespace sni::loader

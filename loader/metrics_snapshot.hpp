@@ -31,9 +31,10 @@ struct MetricsSnapshot {
     };
     std::vector<Pool> pools;
 
-    std::uint64_t generation = 1;                            // of the configuration
-    std::uint64_t workers_draining = 0;                      // of earlier generations
-    std::uint64_t classifying = 0;                           // held by the daemon now
+    std::uint64_t generation = 1;        // of the configuration
+    std::uint64_t workers_draining = 0;  // of earlier generations
+    std::uint64_t classifying = 0;       // held by the daemon now
+    std::uint64_t in_workers = 0;        // handed off, close not reported yet (every generation)
     std::map<std::string, std::uint64_t> handoffs_by_route;  // by route name, since start
 
     bool ready = false;  // what /readyz answers

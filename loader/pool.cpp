@@ -61,6 +61,7 @@ config::Result<Pools, std::string> Pools::create(const config::Config &config,
         p.route_pool_.push_back(idx);
         p.route_names_.push_back(route.name);
     }
+    for (const auto &listener : config.listeners) p.listener_names_.push_back(listener.name);
     return p;
 }
 
@@ -196,6 +197,10 @@ Pools::Sent Pools::send_one(std::uint32_t pool, std::uint32_t worker, const Pend
     const auto r = handoff::send_handoff(w.channel.get(), h.meta, h.hello, h.conn.get());
     switch (r.status) {
         case handoff::SendStatus::kSent:
+            reports_.on_handed(
+                pool, worker,
+                HandedConn{h.meta.conn_id, make_addr_pair(h.meta.client, h.meta.local),
+                           h.meta.route_id, h.meta.listener_id});
             ++counters_->handed_off;
             counters_->obs.count(h.meta.listener_id, h.meta.route_id, "handed_off");
             counters_->obs.handoff.observe_us(us_since(h.meta.accepted_ns));

@@ -102,6 +102,11 @@ class Pools {
     // Reports: aggregates by route, and the open connections the workers reported.
     const ReportTable &reports() const { return reports_; }
     std::vector<OpenConnView> open_connections() const { return reports_.open_connections(); }
+    // The connections handed to this generation's workers whose close is not reported yet.
+    std::vector<HandedConn> handed_connections() const { return reports_.handed_connections(); }
+    void forget_handed_if(const std::function<bool(const AddrPair &)> &gone) {
+        reports_.forget_handed_if(gone);
+    }
 
     struct PoolState {
         std::string name;
@@ -120,6 +125,7 @@ class Pools {
     void adopt_ticket_keys(const Pools &previous);
     // Route names by route id of this generation's configuration (metrics across reloads).
     const std::vector<std::string> &route_names() const { return route_names_; }
+    const std::vector<std::string> &listener_names() const { return listener_names_; }
     bool retiring() const { return retiring_; }
     std::uint64_t generation() const { return generation_; }
     static std::uint64_t generation_of_channel(std::uint64_t channel_id) {
@@ -198,6 +204,7 @@ class Pools {
     std::string inherit_env_;
     ReportTable reports_;
     std::vector<std::string> route_names_;
+    std::vector<std::string> listener_names_;
     std::vector<std::uint8_t> report_buf_;
     bool retiring_ = false;
 };

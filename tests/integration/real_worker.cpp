@@ -1,14 +1,19 @@
 #include "real_worker.hpp"
 
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <vector>
+
+#include "net_client.hpp"
 
 namespace sni::itest {
 
@@ -83,6 +88,49 @@ std::string RealWorkerDaemon::wait_access_lines(std::size_t lines) const {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return text;
+}
+
+namespace {
+
+struct CtxFree {
+    void operator()(SSL_CTX *c) const { SSL_CTX_free(c); }
+};
+struct SslFree {
+    void operator()(SSL *s) const { SSL_free(s); }
+};
+
+std::string openssl_error() {
+    char buf[256];
+    ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
+    return buf;
+}
+
+}  // namespace
+
+std::string tls_echo(std::uint16_t port, const std::string &sni,
+                     const std::vector<std::uint8_t> &payload) {
+    std::unique_ptr<SSL_CTX, CtxFree> ctx(SSL_CTX_new(TLS_client_method()));
+    if (!ctx) return "SSL_CTX_new: " + openssl_error();
+    SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION);
+    UniqueFd fd = connect_tcp("127.0.0.1", port);
+    if (!fd.valid()) return "connect failed";
+    std::unique_ptr<SSL, SslFree> ssl(SSL_new(ctx.get()));
+    SSL_set_fd(ssl.get(), fd.get());
+    SSL_set_tlsext_host_name(ssl.get(), sni.c_str());
+    if (SSL_connect(ssl.get()) != 1) return "handshake: " + openssl_error();
+    if (SSL_write(ssl.get(), payload.data(), static_cast<int>(payload.size())) !=
+        static_cast<int>(payload.size()))
+        return "write: " + openssl_error();
+    Bytes back(payload.size());
+    std::size_t got = 0;
+    while (got < back.size()) {
+        const int n = SSL_read(ssl.get(), back.data() + got, static_cast<int>(back.size() - got));
+        if (n <= 0) return "read after " + std::to_string(got) + " bytes: " + openssl_error();
+        got += static_cast<std::size_t>(n);
+    }
+    if (back != payload) return "the echo differs";
+    SSL_shutdown(ssl.get());
+    return "";
 }
 
 }  // namespace sni::itest

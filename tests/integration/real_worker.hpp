@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/fd.hpp"
 #include "harness.hpp"
@@ -47,5 +48,10 @@ struct RealWorkerDaemon {
     std::string socket;
     std::unique_ptr<DaemonProcess> daemon;
 };
+
+// One TLS 1.3 connection to 127.0.0.1:port for `sni` (no certificate verification): sends
+// `payload`, reads as many bytes back, closes with close_notify. "" or what went wrong.
+std::string tls_echo(std::uint16_t port, const std::string &sni,
+                     const std::vector<std::uint8_t> &payload);
 
 }  // namespace sni::itest

@@ -1,6 +1,7 @@
 // The metrics pieces without a daemon: connection reports on the wire, the daemon's report
 // table, the Prometheus rendering and the HTTP request parsing of the endpoint.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -190,6 +191,55 @@ TEST(ReportTable, OpenConnectionsAndAggregates) {
     // Reports for routes the daemon does not know are kept out of the aggregates.
     t.on_report(0, 1, 101, closed(3, 77, CloseReason::kClosed));
     EXPECT_TRUE(t.open_connections().empty());
+}
+
+loader::HandedConn handed(std::uint64_t conn, std::uint16_t client_port) {
+    sockaddr_storage client{}, local{};
+    auto *c = reinterpret_cast<sockaddr_in *>(&client);
+    c->sin_family = AF_INET;
+    c->sin_port = htons(client_port);
+    c->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    auto *l = reinterpret_cast<sockaddr_in *>(&local);
+    l->sin_family = AF_INET;
+    l->sin_port = htons(443);
+    l->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return loader::HandedConn{conn, loader::make_addr_pair(client, local), 0, 0};
+}
+
+// A handed-off connection is tracked until its worker reports the close (whether or not its
+// handshakes completed), until its worker is gone, or until the caller finds it gone from the
+// kernel's table after the worker dropped reports.
+TEST(ReportTable, HandedConnectionsUntilTheirClose) {
+    loader::ReportTable t(1);
+    t.on_handed(0, 0, handed(1, 1001));
+    t.on_handed(0, 0, handed(2, 1002));
+    t.on_handed(0, 1, handed(3, 1003));
+    t.on_handed(0, 1, handed(4, 1004));
+    EXPECT_EQ(t.handed_count(), 4u);
+
+    t.on_report(0, 0, 100, opened(1, 0));
+    t.on_report(0, 0, 100, closed(1, 0, CloseReason::kClosed));
+    t.on_report(0, 0, 100, closed(2, 0, CloseReason::kClientHandshake));  // never opened
+    EXPECT_EQ(t.handed_count(), 2u);
+    EXPECT_FALSE(t.handed_may_be_stale());
+
+    // Worker (0,1) dropped reports: some of its closes may be unheard until the kernel says.
+    Report ready;
+    ready.event = Event::kReady;
+    ready.dropped_reports = 3;
+    t.on_report(0, 1, 101, ready);
+    EXPECT_TRUE(t.handed_may_be_stale());
+    const auto gone_port = handed(3, 1003).addr;
+    t.forget_handed_if([&](const loader::AddrPair &a) { return a == gone_port; });
+    EXPECT_FALSE(t.handed_may_be_stale());
+    auto left = t.handed_connections();
+    ASSERT_EQ(left.size(), 1u);
+    EXPECT_EQ(left[0].conn_id, 4u);
+    EXPECT_EQ(loader::to_string(left[0].addr), "127.0.0.1:1004|127.0.0.1:443");
+
+    t.worker_gone(0, 1);
+    EXPECT_EQ(t.handed_count(), 0u);
+    EXPECT_TRUE(t.handed_connections().empty());
 }
 
 Report health(std::uint32_t route, std::int32_t server, bool down, std::uint64_t passed,
