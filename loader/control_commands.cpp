@@ -197,7 +197,8 @@ Json Daemon::cmd_conns() {
         if (c) classifying[to_string(make_addr_pair(c->client, c->local))] = c;
     }
     // What the workers reported (connections whose handshakes are done), by conn_id and by
-    // client address (a connection handed off before the daemon remembered it).
+    // client address (for one whose handed entry is gone: a clean-up after dropped reports may
+    // forget an entry whose socket a sock_diag dump missed).
     std::vector<OpenConnView> reported = pools_->open_connections();
     for (const auto &r : retired_) {
         auto more = r.pools->open_connections();
