@@ -6,8 +6,8 @@
 // connections it and its workers hold (the sni_connections_classifying and
 // sni_connections_in_workers gauges, `sni-ctl conns`) are empty again. Once per classifier.
 #include <gtest/gtest.h>
-
 #include <chrono>
+#include <csignal>
 #include <map>
 #include <string>
 #include <thread>
@@ -52,7 +52,11 @@ class DaemonLeakTest : public ::testing::TestWithParam<std::string> {
                 "\"]}\n"
                 "  - name: p\n    listener: main\n    server_names: [p.test]\n"
                 "    mode: passthrough\n    backend: {servers: [\"" +
-                echo + "\"]}\n",
+                echo +
+                "\"]}\n"
+                "  - name: q\n    listener: main\n    server_names: [q.test]\n"
+                "    mode: passthrough\n    backend: {servers: [\"127.0.0.1:" +
+                std::to_string(backlog_port_) + "\"]}\n",
             GetParam());
         ASSERT_TRUE(d_->daemon->wait_ready()) << d_->daemon->log();
     }
@@ -129,8 +133,38 @@ class DaemonLeakTest : public ::testing::TestWithParam<std::string> {
         return held;
     }
 
+    // Connections that stay open: passthrough route q, whose backend is a listener that never
+    // accepts (its backlog completes them), so each stays with the worker until the client goes.
+    std::vector<UniqueFd> hold(int n) {
+        std::vector<UniqueFd> out;
+        const Bytes hello = build_client_hello({.sni = "q.test"});
+        for (int i = 0; i < n; ++i) {
+            out.push_back(connect_tcp("127.0.0.1", d_->main_port));
+            EXPECT_TRUE(send_all(out.back().get(), hello));
+        }
+        return out;
+    }
+    // Resets all but the first `keep` of `held` (a FIN would leave them half open: the backend
+    // never closes its side).
+    static void reset_all_but(std::vector<UniqueFd> &held, std::size_t keep) {
+        for (std::size_t i = keep; i < held.size(); ++i) reset_on_close(held[i].get());
+        held.resize(keep);
+    }
+    // Waits until sni_connections_in_workers is `want`; returns the last value seen.
+    double wait_in_workers(double want) const {
+        double v = -1;
+        for (int i = 0; i < 200 && v != want; ++i) {
+            if (i) std::this_thread::sleep_for(50ms);
+            const auto m = gauges();
+            v = m.count("sni_connections_in_workers") ? m.at("sni_connections_in_workers") : -1;
+        }
+        return v;
+    }
+
     TempDir certs_;
     EchoBackend backend_;
+    std::uint16_t backlog_port_ = 0;
+    UniqueFd backlog_ = loopback_listener(backlog_port_, 128);  // never accepts
     std::unique_ptr<RealWorkerDaemon> d_;
     std::uint32_t seed_ = 0;
 };
@@ -167,6 +201,50 @@ TEST_P(DaemonLeakTest, EveryKindOfConnectionLeavesNothingBehind) {
     std::cerr << "[leak] " << kRounds * 8 << " connections: daemon fds " << daemon_fds0 << " -> "
               << open_fd_count(daemon) << ", worker fds " << worker_fds0 << " -> "
               << open_fd_count(worker) << ", daemon RSS " << rss0 << " -> " << rss1 << " KiB\n";
+    EXPECT_EQ(d_->daemon->stop(), 0);
+}
+
+// The gauge and `conns` follow connections through a reload (the old generation keeps its own
+// until they close) and through the death of a worker (its connections go with it).
+TEST_P(DaemonLeakTest, InWorkersFollowsReloadAndWorkerDeath) {
+    auto first = hold(12);
+    ASSERT_EQ(wait_in_workers(12), 12) << d_->daemon->log();
+    const auto before = d_->daemon->children();
+    ASSERT_EQ(before.size(), 1u);
+    const pid_t old_worker = before[0];
+
+    ASSERT_EQ(run_ctl(d_->socket, {"reload"}).exit_code, 0) << d_->daemon->log();
+    EXPECT_EQ(wait_in_workers(12), 12);  // the retired generation's, still open
+    int gen1 = 0;
+    for (const auto &c : held_conns()) gen1 += c.value("generation", 0) == 1;
+    EXPECT_EQ(gen1, 12);
+
+    reset_all_but(first, 6);  // six clients leave: their worker reports the closes
+    EXPECT_EQ(wait_in_workers(6), 6);
+    auto second = hold(4);  // to the new generation's worker
+    EXPECT_EQ(wait_in_workers(10), 10);
+    int gen2 = 0;
+    for (const auto &c : held_conns()) gen2 += c.value("generation", 0) == 2;
+    EXPECT_EQ(gen2, 4);
+
+    // The new generation's worker dies: its four go with it, and it is restarted.
+    pid_t new_worker = -1;
+    for (const pid_t p : d_->daemon->children())
+        if (p != old_worker) new_worker = p;
+    ASSERT_GT(new_worker, 0);
+    ASSERT_EQ(::kill(new_worker, SIGKILL), 0);
+    EXPECT_EQ(wait_in_workers(6), 6) << d_->daemon->log();
+    // Then the retired one: its six go with it (and its generation with its last worker).
+    ASSERT_EQ(::kill(old_worker, SIGKILL), 0);
+    EXPECT_EQ(wait_in_workers(0), 0) << d_->daemon->log();
+
+    // The restarted worker takes new ones once it is ready (before, they are closed: no worker).
+    const std::string ready = "sni_workers{pool=\"default\",state=\"ready\"}";
+    for (int i = 0; i < 200 && gauges()[ready] != 1; ++i) std::this_thread::sleep_for(50ms);
+    auto third = hold(3);
+    EXPECT_EQ(wait_in_workers(3), 3) << d_->daemon->log();
+    reset_all_but(third, 0);
+    EXPECT_EQ(wait_in_workers(0), 0);
     EXPECT_EQ(d_->daemon->stop(), 0);
 }
 

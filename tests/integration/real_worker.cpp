@@ -17,16 +17,20 @@
 
 namespace sni::itest {
 
-EchoBackend::EchoBackend() {
-    listen_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+UniqueFd loopback_listener(std::uint16_t &port, int backlog) {
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_in sin{};
     sin.sin_family = AF_INET;
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(listen_.get(), reinterpret_cast<sockaddr *>(&sin), sizeof sin);
-    ::listen(listen_.get(), 16);
+    ::bind(fd.get(), reinterpret_cast<sockaddr *>(&sin), sizeof sin);
+    ::listen(fd.get(), backlog);
     socklen_t len = sizeof sin;
-    ::getsockname(listen_.get(), reinterpret_cast<sockaddr *>(&sin), &len);
-    port_ = ntohs(sin.sin_port);
+    ::getsockname(fd.get(), reinterpret_cast<sockaddr *>(&sin), &len);
+    port = ntohs(sin.sin_port);
+    return fd;
+}
+
+EchoBackend::EchoBackend() : listen_(loopback_listener(port_, 16)) {
     thread_ = std::thread([this] { run(); });
 }
 

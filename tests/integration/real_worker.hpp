@@ -15,6 +15,9 @@
 
 namespace sni::itest {
 
+// A TCP listener on 127.0.0.1, an ephemeral port (written to `port`).
+UniqueFd loopback_listener(std::uint16_t &port, int backlog);
+
 // Accepts connections and echoes each until the client's EOF, then closes it.
 class EchoBackend {
   public:
@@ -26,8 +29,8 @@ class EchoBackend {
 
   private:
     void run();
+    std::uint16_t port_ = 0;  // before listen_, which sets it
     UniqueFd listen_;
-    std::uint16_t port_ = 0;
     std::atomic<bool> stop_{false};
     std::thread thread_;
 };
