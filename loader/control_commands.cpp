@@ -16,6 +16,11 @@ namespace {
 
 using control::Json;
 
+// A sock_diag socket's key, the text to_string(AddrPair) makes for the same connection.
+std::string pair_key(const DiagConn &d) {
+    return d.client + "|" + d.local;
+}
+
 const char *state_name(ConnState s) {
     switch (s) {
         case ConnState::kClassifying:
@@ -183,7 +188,7 @@ void Daemon::prune_stale_handed(Clock::time_point now) {
     const auto listed = list_tcp_connections(listener_ports());
     if (!listed) return;
     std::set<std::string> in_kernel;
-    for (const DiagConn &d : listed.value()) in_kernel.insert(d.client + "|" + d.local);
+    for (const DiagConn &d : listed.value()) in_kernel.insert(pair_key(d));
     forget_closed_handed(in_kernel);
 }
 
@@ -232,7 +237,7 @@ Json Daemon::cmd_conns() {
         std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
             .count();
     for (const DiagConn &d : listed ? listed.value() : std::vector<DiagConn>{}) {
-        const std::string key = d.client + "|" + d.local;
+        const std::string key = pair_key(d);
         if (!seen.insert(key).second) continue;  // a socket can be in both family dumps
         Json j = {{"client", d.client},         {"local", d.local},
                   {"tcp_state", d.state},       {"recv_queue", d.recv_queue},

@@ -73,7 +73,7 @@ struct ServerHealth {
 void merge_into(RouteReports &into, const RouteReports &from);
 
 // A connection the daemon handed to a worker, until the worker reports its close (for
-// `sni-ctl conns` and the sni_handed_open_connections gauge).
+// `sni-ctl conns` and the sni_connections_in_workers gauge).
 struct HandedConn {
     std::uint64_t conn_id = 0;
     AddrPair addr;

@@ -102,12 +102,11 @@ class LeakTest : public WorkerTest {
     // A raw client that sends a ClientHello, gets the worker's first bytes, then either resets
     // or sends garbage and waits for the worker to close.
     void raw_hello(bool garbage_then_wait) {
-        const auto hello = client_hello_for("r.test");
         auto client = std::async(std::launch::async, [&] {
             UniqueFd fd = tcp_connect(frontend_.port());
             if (!fd) return std::string("connect failed");
-            if (::send(fd.get(), hello.data(), hello.size(), MSG_NOSIGNAL) !=
-                static_cast<ssize_t>(hello.size()))
+            if (::send(fd.get(), hello_.data(), hello_.size(), MSG_NOSIGNAL) !=
+                static_cast<ssize_t>(hello_.size()))
                 return std::string("send failed");
             char buf[4096];
             if (::recv(fd.get(), buf, sizeof buf, 0) <= 0)
@@ -151,6 +150,7 @@ class LeakTest : public WorkerTest {
         return 9;
     }
 
+    const std::vector<std::uint8_t> hello_ = client_hello_for("r.test");  // raw_hello's
     RefusedPort refused_;
     std::unique_ptr<BackendServer> tls_backend_, plain_backend_, pass_backend_server_,
         rogue_backend_server_;
