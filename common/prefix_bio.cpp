@@ -45,35 +45,9 @@ int prefix_read_ex(BIO *b, char *out, size_t len, size_t *read) {
     return ret;
 }
 
-int prefix_write_ex(BIO *b, const char *in, size_t len, size_t *written) {
-    *written = 0;
-    BIO_clear_retry_flags(b);
-    BIO *next = BIO_next(b);
-    if (next == nullptr) return 0;
-    const int ret = BIO_write_ex(next, in, len, written);
-    BIO_copy_next_retry(b);
-    return ret;
-}
-
 long prefix_ctrl(BIO *b, int cmd, long num, void *ptr) {
-    PrefixState *s = state_of(b);
-    BIO *next = BIO_next(b);
-    const std::size_t left = s != nullptr ? s->remaining() : 0;
-    switch (cmd) {
-        case BIO_CTRL_PENDING: {
-            const long below = next != nullptr ? BIO_ctrl(next, cmd, num, ptr) : 0;
-            return static_cast<long>(left) + (below > 0 ? below : 0);
-        }
-        case BIO_CTRL_EOF:
-            if (left > 0) return 0;
-            break;
-        case BIO_CTRL_DUP:
-            return 0;  // not supported: the prefix is consumed once
-        default:
-            break;
-    }
-    if (next == nullptr) return 0;
-    return BIO_ctrl(next, cmd, num, ptr);
+    const PrefixState *s = state_of(b);
+    return filter_bio::holding_reader_ctrl(b, cmd, num, ptr, s != nullptr ? s->remaining() : 0);
 }
 
 int prefix_gets(BIO *b, char *buf, int size) {
@@ -91,31 +65,16 @@ int prefix_gets(BIO *b, char *buf, int size) {
 
 }  // namespace
 
-PrefixBioMethod::PrefixBioMethod() {
-    const int index = BIO_get_new_index();
-    if (index == -1) return;
-    type_ = index | BIO_TYPE_FILTER;
-    method_ = BIO_meth_new(type_, "sni prefix filter");
-    if (method_ == nullptr) return;
-    if (!BIO_meth_set_create(method_, filter_bio::create) ||
-        !BIO_meth_set_destroy(method_, filter_bio::destroy<PrefixState>) ||
-        !BIO_meth_set_read_ex(method_, prefix_read_ex) ||
-        !BIO_meth_set_write_ex(method_, prefix_write_ex) ||
-        !BIO_meth_set_ctrl(method_, prefix_ctrl) ||
-        !BIO_meth_set_callback_ctrl(method_, filter_bio::callback_ctrl) ||
-        !BIO_meth_set_gets(method_, prefix_gets)) {
-        BIO_meth_free(method_);
-        method_ = nullptr;
-    }
-}
-
-PrefixBioMethod::~PrefixBioMethod() {
-    if (method_ != nullptr) BIO_meth_free(method_);
-}
+PrefixBioMethod::PrefixBioMethod()
+    : method_("sni prefix filter", {.read_ex = prefix_read_ex,
+                                    .write_ex = filter_bio::write_through,
+                                    .ctrl = prefix_ctrl,
+                                    .gets = prefix_gets,
+                                    .destroy = filter_bio::destroy<PrefixState>}) {}
 
 BioPtr PrefixBioMethod::make(std::span<const std::uint8_t> prefix) const {
-    if (method_ == nullptr) return nullptr;
-    BioPtr b(BIO_new(method_));
+    if (method_.method() == nullptr) return nullptr;
+    BioPtr b(BIO_new(method_.method()));
     if (!b) return nullptr;
     auto s = std::make_unique<PrefixState>();
     s->bytes.assign(prefix.begin(), prefix.end());
@@ -134,7 +93,7 @@ BioPtr make_prefixed_socket_bio(const PrefixBioMethod &method, std::span<const s
 }
 
 std::size_t PrefixBioMethod::remaining(BIO *filter) const {
-    if (filter == nullptr || method_ == nullptr || BIO_method_type(filter) != type_) return 0;
+    if (!method_.made(filter)) return 0;
     const PrefixState *s = state_of(filter);
     return s != nullptr ? s->remaining() : 0;
 }

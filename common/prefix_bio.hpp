@@ -13,6 +13,8 @@
 #include <memory>
 #include <span>
 
+#include "common/filter_bio.hpp"
+
 namespace sni {
 
 struct BioDeleter {
@@ -24,11 +26,8 @@ using BioPtr = std::unique_ptr<BIO, BioDeleter>;
 class PrefixBioMethod {
   public:
     PrefixBioMethod();
-    ~PrefixBioMethod();
-    PrefixBioMethod(const PrefixBioMethod &) = delete;
-    PrefixBioMethod &operator=(const PrefixBioMethod &) = delete;
 
-    bool ok() const { return method_ != nullptr; }
+    bool ok() const { return method_.method() != nullptr; }
 
     // A new filter holding a copy of `prefix` (not yet pushed on anything): BIO_push(filter,
     // next) it. nullptr on allocation failure.
@@ -38,8 +37,7 @@ class PrefixBioMethod {
     std::size_t remaining(BIO *filter) const;
 
   private:
-    int type_ = 0;
-    BIO_METHOD *method_ = nullptr;
+    filter_bio::Method method_;
 };
 
 // Convenience: prefix filter over a socket BIO for `fd` (BIO_NOCLOSE: the caller owns fd).

@@ -184,9 +184,11 @@ void Connection::start_relay() {
     if (client_rx && client_drained && backend_tx) stats_.splice_up = up_->use_splice();
     if (backend_rx && backend_drained && client_tx) stats_.splice_down = down_->use_splice();
     // Fewer syscalls per message (docs/performance.md, "Keep-alive relay"): a TLS leg that
-    // reads ahead says when a read emptied it, so a direction waits for EPOLLIN instead of
-    // reading once more into EAGAIN; a pump's records leave with one write().
+    // reads ahead brings many records per recv() and hands OpenSSL one at a time, and says when
+    // a read emptied it, so a direction waits for EPOLLIN instead of reading once more into
+    // EAGAIN; a pump's records leave with one write().
     for (Leg *leg : {&client_, &backend_}) {
+        leg->read_records_ahead();
         leg->track_drain();
         leg->coalesce_writes();
     }

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "workers/ktls.hpp"
+#include "workers/record_reader.hpp"
 #include "workers/write_coalescer.hpp"
 
 namespace sni::worker {
@@ -40,6 +41,24 @@ void Leg::track_drain() {
     BIO_set_callback_arg(sock, reinterpret_cast<char *>(this));
     BIO_set_callback_ex(sock, &Leg::on_socket_bio);
     track_drain_ = true;
+}
+
+void Leg::read_records_ahead() {
+    if (!ssl_ || records_ahead_ || records_ahead_wanted_ || SSL_get_read_ahead(ssl_.get()) == 0)
+        return;
+    records_ahead_wanted_ = true;
+    start_records_ahead_at_boundary();
+}
+
+// The reader counts records from the first byte it reads, so it goes in only where that byte
+// starts one: OpenSSL holds no bytes and waits for a record header ("RH"). OpenSSL's own
+// read-ahead gets there by itself: only its header reads read ahead, a body read asks for just
+// the rest of its record, so OpenSSL stops at a record's end once it has used what it holds.
+void Leg::start_records_ahead_at_boundary() {
+    SSL *ssl = ssl_.get();
+    if (SSL_has_pending(ssl) != 0 || std::strcmp(SSL_rstate_string(ssl), "RH") != 0) return;
+    records_ahead_wanted_ = false;
+    records_ahead_ = worker::read_records_ahead(ssl);
 }
 
 IoResult Leg::ssl_failure(int ret, const char *op) {
@@ -94,7 +113,9 @@ IoResult Leg::read(std::span<std::uint8_t> out) {
         std::size_t n = 0;
         const int r = SSL_read_ex(ssl_.get(), out.data(), out.size(), &n);
         if (r != 1) return ssl_failure(r, "TLS read");
-        const bool drained = track_drain_ && socket_short_ && SSL_has_pending(ssl_.get()) == 0;
+        if (records_ahead_wanted_) start_records_ahead_at_boundary();
+        const bool drained = track_drain_ && socket_short_ && SSL_has_pending(ssl_.get()) == 0 &&
+                             (!records_ahead_ || read_ahead_bytes(SSL_get_rbio(ssl_.get())) == 0);
         return {IoStatus::kOk, n, {}, drained};
     }
     for (;;) {

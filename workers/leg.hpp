@@ -47,9 +47,14 @@ class Leg {
     IoResult read(std::span<std::uint8_t> out);
     // A TLS leg that reads ahead (several records per recv; never with kTLS RX, where the
     // kernel hands over one record per recv): from now on a read is `drained` when the last
-    // recv under OpenSSL returned less than asked and OpenSSL buffers nothing
-    // (SSL_has_pending). A no-op on other legs.
+    // recv under OpenSSL returned less than asked and nothing is buffered above it (in
+    // OpenSSL: SSL_has_pending; in the record reader). A no-op on other legs.
     void track_drain();
+    // A TLS leg that reads ahead: from its next record boundary on, reads go through the
+    // record reader (workers/record_reader.hpp), which brings many records per recv() and
+    // hands OpenSSL one at a time. A no-op on other legs.
+    void read_records_ahead();
+    bool reading_records_ahead() const { return records_ahead_; }
     // A TLS leg whose records OpenSSL writes (not kTLS TX): writes are held by a coalescing
     // filter (workers/write_coalescer.hpp) until flush(), so one write() carries several
     // records. A no-op on other legs.
@@ -74,6 +79,7 @@ class Leg {
 
   private:
     IoResult ssl_failure(int ret, const char *op);
+    void start_records_ahead_at_boundary();
     static long on_socket_bio(BIO *b, int oper, const char *argp, std::size_t len, int argi,
                               long argl, int ret, std::size_t *processed);
 
@@ -85,6 +91,8 @@ class Leg {
     bool hello_pending_ = false;
     bool track_drain_ = false;
     bool coalescing_ = false;
+    bool records_ahead_wanted_ = false;  // read_records_ahead() waits for a record boundary
+    bool records_ahead_ = false;
     bool socket_short_ = false;  // the last recv under OpenSSL returned less than asked
 };
 

@@ -13,14 +13,13 @@ void set_relay_modes(SSL_CTX *ctx, bool ktls) {
         SSL_CTX_set_read_ahead(ctx, 1);  // nothing reads records behind OpenSSL's back
 }
 
-// The bigger read buffer is set per leg, never on the context: with kTLS RX, OpenSSL 3.0 reads
-// as much as its buffer holds in one recvmsg and writes that length into a 2-byte record header
-// of its own, so a buffer over 64 KiB corrupted the stream (VM lane: "wrong version number" on
-// a kTLS client leg relayed in userspace). The buffer is reallocated at this size once it is
-// released (SSL_MODE_RELEASE_BUFFERS).
+// Per leg, never on the context: a leg with kTLS RX must not read ahead. OpenSSL's own read
+// buffer keeps its default size (one record): the records read ahead wait in the relay's filter
+// (workers/record_reader.hpp). A bigger OpenSSL buffer is also wrong under kTLS RX, where
+// OpenSSL 3.0 reads as much as its buffer holds in one recvmsg and writes that length into a
+// 2-byte record header of its own (VM lane: "wrong version number" with a buffer over 64 KiB).
 void read_ahead_unless_ktls_rx(SSL *ssl, bool ktls_rx) {
     if (ktls_rx) return;
-    SSL_set_default_read_buffer_len(ssl, kTlsReadBuffer);
     SSL_set_read_ahead(ssl, 1);
 }
 

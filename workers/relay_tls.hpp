@@ -13,13 +13,6 @@ namespace sni::worker {
 // One full TLS record on the wire: 16 KiB of plaintext, the largest expansion, the header.
 inline constexpr std::size_t kTlsRecordBytes = 16 * 1024 + 256 + 5;
 
-// The record read buffer used with read-ahead: sixteen full records (267 KiB) per recv(). Under
-// bulk load a leg's socket holds more than four records at most wake-ups, and sixteen measured
-// 30 % fewer syscalls and 9 % less worker CPU per MiB than four (docs/performance.md, "Bulk
-// relay: sixteen records per read"). It is allocated only while OpenSSL holds unread records
-// (SSL_MODE_RELEASE_BUFFERS), so an idle or keep-alive connection keeps none.
-inline constexpr std::size_t kTlsReadBuffer = 16 * kTlsRecordBytes;
-
 // The relay's settings for one route's context. `ktls`: the kernel has the tls ULP, so OpenSSL
 // is asked for kTLS (SSL_OP_ENABLE_KTLS) and read-ahead waits for the handshake's end
 // (read_ahead_unless_ktls_rx). Without it, kTLS is not asked for (each try would be a failing
@@ -28,7 +21,8 @@ inline constexpr std::size_t kTlsReadBuffer = 16 * kTlsRecordBytes;
 void set_relay_modes(SSL_CTX *ctx, bool ktls);
 
 // After the handshake: read ahead unless the kernel decrypts this leg (kTLS RX reads records
-// one by one from the socket; OpenSSL must not hold any of them).
+// one by one from the socket; OpenSSL must not hold any of them). The relay then reads through
+// workers/record_reader.hpp, which brings many records per recv().
 void read_ahead_unless_ktls_rx(SSL *ssl, bool ktls_rx);
 
 }  // namespace sni::worker

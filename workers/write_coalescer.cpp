@@ -79,68 +79,26 @@ long coalesce_ctrl(BIO *b, int cmd, long num, void *ptr) {
         default:
             break;
     }
-    if (next == nullptr) return 0;
-    const long ret = BIO_ctrl(next, cmd, num, ptr);
-    if (cmd == BIO_CTRL_FLUSH) BIO_copy_next_retry(b);
-    return ret;
+    return filter_bio::ctrl_below(b, cmd, num, ptr);
 }
 
-// The method is made once per process and never changes afterwards.
-class CoalesceMethod {
-  public:
-    static const CoalesceMethod &get() {
-        static const CoalesceMethod instance;
-        return instance;
-    }
-    const BIO_METHOD *method() const { return method_; }
-    int type() const { return type_; }
-
-    CoalesceMethod(const CoalesceMethod &) = delete;
-    CoalesceMethod &operator=(const CoalesceMethod &) = delete;
-
-  private:
-    CoalesceMethod() {
-        const int index = BIO_get_new_index();
-        if (index == -1) return;
-        type_ = index | BIO_TYPE_FILTER;
-        method_ = BIO_meth_new(type_, "sni write coalescer");
-        if (method_ == nullptr) return;
-        if (!BIO_meth_set_create(method_, filter_bio::create) ||
-            !BIO_meth_set_destroy(method_, filter_bio::destroy<Held>) ||
-            !BIO_meth_set_write_ex(method_, coalesce_write_ex) ||
-            !BIO_meth_set_ctrl(method_, coalesce_ctrl) ||
-            !BIO_meth_set_callback_ctrl(method_, filter_bio::callback_ctrl)) {
-            BIO_meth_free(method_);
-            method_ = nullptr;
-        }
-    }
-    ~CoalesceMethod() {
-        if (method_ != nullptr) BIO_meth_free(method_);
-    }
-
-    int type_ = 0;
-    BIO_METHOD *method_ = nullptr;
-};
+const filter_bio::Method &coalesce_method() {
+    static const filter_bio::Method method("sni write coalescer",
+                                           {.write_ex = coalesce_write_ex,
+                                            .ctrl = coalesce_ctrl,
+                                            .destroy = filter_bio::destroy<Held>});
+    return method;
+}
 
 }  // namespace
 
 bool coalesce_writes(SSL *ssl) {
-    const CoalesceMethod &m = CoalesceMethod::get();
-    BIO *below = SSL_get_wbio(ssl);
-    if (m.method() == nullptr || below == nullptr) return false;
-    BIO *filter = BIO_new(m.method());
-    if (filter == nullptr) return false;
-    BIO_set_data(filter, new Held);
-    // SSL_set0_wbio frees the reference its write slot held on `below`; the filter's chain
-    // needs one of its own (the read side may hold another on the same socket BIO).
-    BIO_up_ref(below);
-    BIO_push(filter, below);
-    SSL_set0_wbio(ssl, filter);
-    return true;
+    return filter_bio::push_new(ssl, filter_bio::Side::kWrite, coalesce_method(),
+                                std::make_unique<Held>());
 }
 
 std::size_t coalesced_bytes(BIO *wbio) {
-    if (wbio == nullptr || BIO_method_type(wbio) != CoalesceMethod::get().type()) return 0;
+    if (!coalesce_method().made(wbio)) return 0;
     const Held *h = held_of(wbio);
     return h != nullptr ? h->len : 0;
 }

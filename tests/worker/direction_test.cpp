@@ -108,10 +108,12 @@ class DirectionTest : public ::testing::Test {
     }
 
     // The relay's two legs as the worker sets them up: `src` (the client's, the leg plays the
-    // TLS server) tracks when a read empties it, `dst` (the backend's) coalesces its writes.
+    // TLS server) reads records ahead and tracks when a read empties it, `dst` (the backend's)
+    // coalesces its writes.
     void connect_both() {
         connect(src, true);
         connect(dst, false);
+        src.leg.read_records_ahead();
         src.leg.track_drain();
         dst.leg.coalesce_writes();
     }
@@ -238,6 +240,66 @@ TEST_F(DirectionTest, PartialWritesToASlowReaderKeepEveryByte) {
     EXPECT_EQ(SSL_read_ex(dst.peer.get(), &byte, 1, &n), 0);
     EXPECT_EQ(SSL_get_error(dst.peer.get(), 0), SSL_ERROR_ZERO_RETURN) << "no close_notify";
     EXPECT_EQ(::recv(dst.peer_fd.get(), &byte, 1, 0), 0) << "no FIN";
+}
+
+// Six full records that arrive together: one recv brings them all into the record reader, and
+// each read hands OpenSSL one record, so OpenSSL never holds bytes of the next one (holding them,
+// OpenSSL 3.0 moves them to its buffer's front at every record start: docs/performance.md). The
+// last read is the one that empties the leg.
+TEST_F(DirectionTest, ReadAheadRecordsReachOpenSslOneAtATime) {
+    connect_both();
+    ASSERT_TRUE(src.leg.reading_records_ahead());
+    constexpr int kRecords = 6;
+    const std::vector<std::uint8_t> data = make_payload(kRecords * 16384, 4);
+    peer_send(src, data);
+    std::vector<std::uint8_t> buf(64 * 1024), got;
+    const IoCounts before = io_counts();
+    for (int i = 0; i < kRecords; ++i) {
+        const worker::IoResult r = src.leg.read(buf);
+        ASSERT_EQ(r.status, worker::IoStatus::kOk) << r.error;
+        EXPECT_EQ(r.bytes, 16384u) << "record " << i;
+        got.insert(got.end(), buf.begin(), buf.begin() + static_cast<long>(r.bytes));
+        EXPECT_EQ(SSL_has_pending(src.leg.ssl()), 0) << "OpenSSL holds bytes after record " << i;
+        EXPECT_EQ(r.drained, i == kRecords - 1) << "record " << i;
+    }
+    const IoCounts after = io_counts();
+    const IoCounts base = io_counts();
+    EXPECT_EQ(after.reads - before.reads - (base.reads - after.reads), 1);
+    EXPECT_EQ(got, data);
+}
+
+// The reader goes in at a record boundary only. Here OpenSSL's own read-ahead has brought the
+// first record and part of the second when the relay asks for the reader: OpenSSL finishes the
+// second record by itself, and from then on each read hands it exactly one record.
+TEST_F(DirectionTest, ReadAheadByRecordStartsAtARecordBoundary) {
+    connect(src, true);
+    constexpr int kRecords = 8;
+    const std::vector<std::uint8_t> data = make_payload(kRecords * 16384, 5);
+    peer_send(src, data);
+    std::vector<std::uint8_t> buf(64 * 1024), got;
+    worker::IoResult r = src.leg.read(buf);
+    ASSERT_EQ(r.status, worker::IoStatus::kOk) << r.error;
+    got.insert(got.end(), buf.begin(), buf.begin() + static_cast<long>(r.bytes));
+    ASSERT_EQ(SSL_has_pending(src.leg.ssl()), 1) << "OpenSSL holds no part of the next record: "
+                                                    "the test proves nothing";
+    src.leg.read_records_ahead();
+    src.leg.track_drain();
+    EXPECT_FALSE(src.leg.reading_records_ahead()) << "the reader went in mid-record";
+    int records_after_start = 0;
+    for (int i = 1; i < kRecords; ++i) {
+        const bool reading_ahead = src.leg.reading_records_ahead();
+        r = src.leg.read(buf);
+        ASSERT_EQ(r.status, worker::IoStatus::kOk) << r.error;
+        got.insert(got.end(), buf.begin(), buf.begin() + static_cast<long>(r.bytes));
+        if (reading_ahead) {
+            ++records_after_start;
+            EXPECT_EQ(SSL_has_pending(src.leg.ssl()), 0)
+                << "OpenSSL holds bytes after record " << i;
+        }
+    }
+    EXPECT_EQ(records_after_start, kRecords - 2)
+        << "the reader should go in after the second record";
+    EXPECT_EQ(got, data);
 }
 
 }  // namespace
