@@ -1,5 +1,9 @@
 #include "common/filter_bio.hpp"
 
+#include <openssl/err.h>
+
+#include <new>
+
 namespace sni::filter_bio {
 
 int create(BIO *b) {
@@ -11,6 +15,12 @@ int create(BIO *b) {
 long callback_ctrl(BIO *b, int cmd, BIO_info_cb *fp) {
     BIO *next = BIO_next(b);
     return next != nullptr ? BIO_callback_ctrl(next, cmd, fp) : 0;
+}
+
+std::unique_ptr<std::uint8_t[]> new_buffer(std::size_t n) {
+    std::unique_ptr<std::uint8_t[]> buf(new (std::nothrow) std::uint8_t[n]);
+    if (!buf) ERR_raise(ERR_LIB_BIO, ERR_R_MALLOC_FAILURE);
+    return buf;
 }
 
 long ctrl_below(BIO *b, int cmd, long num, void *ptr) {

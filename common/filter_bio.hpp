@@ -9,6 +9,7 @@
 #include <openssl/ssl.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 namespace sni::filter_bio {
@@ -33,6 +34,10 @@ int destroy(BIO *b) {
 
 // BIO_meth_set_callback_ctrl: to the BIO below; 0 when there is none.
 long callback_ctrl(BIO *b, int cmd, BIO_info_cb *fp);
+
+// A filter's buffer of `n` bytes, uninitialised; nullptr, with a malloc failure on OpenSSL's
+// error queue, when memory is short (filters run inside OpenSSL's calls: nothing may throw).
+std::unique_ptr<std::uint8_t[]> new_buffer(std::size_t n);
 
 // A ctrl a filter passes on: to the BIO below (0 when there is none), with its retry flags after
 // a flush.

@@ -66,7 +66,7 @@ int ahead_read_ex(BIO *b, char *out, std::size_t len, std::size_t *read) {
     BIO *next = BIO_next(b);
     if (a == nullptr || next == nullptr) return 0;
     if (a->len == 0) {
-        if (!a->buf) a->buf.reset(new std::uint8_t[kReadAheadBytes]);
+        if (!a->buf && !(a->buf = filter_bio::new_buffer(kReadAheadBytes))) return 0;
         std::size_t got = 0;
         const int ret = BIO_read_ex(next, a->buf.get(), kReadAheadBytes, &got);
         if (ret <= 0 || got == 0) {

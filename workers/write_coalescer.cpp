@@ -50,7 +50,7 @@ int coalesce_write_ex(BIO *b, const char *in, std::size_t len, std::size_t *writ
         BIO_copy_next_retry(b);
         return ret;
     }
-    if (!h->buf) h->buf.reset(new std::uint8_t[kCoalesceBytes]);
+    if (!h->buf && !(h->buf = filter_bio::new_buffer(kCoalesceBytes))) return 0;
     if (h->off + h->len + len > kCoalesceBytes) {  // a partial send left a gap at the front
         std::memmove(h->buf.get(), h->buf.get() + h->off, h->len);
         h->off = 0;
