@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """kaperf driver peers: a keep-alive TLS HTTP backend and a keep-alive TLS client.
 
-backend PORT CERT KEY        serves /tiny (64 B) and /1m (1 MiB), HTTP/1.1 keep-alive
+backend PORT CERT KEY        serves /tiny (64 B) and /1m (1 MiB), HTTP/1.1 keep-alive, or one
+                             response and a close when the request says "Connection: close"
 client PORT CA SNI PATH N GO  warm-up, prints READY, waits for file GO, N requests, prints DONE
 """
 import os
@@ -26,7 +27,11 @@ def serve_conn(conn):
             head, buf = buf.split(b"\r\n\r\n", 1)
             path = head.split(b" ")[1]
             body = BODIES.get(path, b"nope")
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            close = b"\r\nconnection: close" in head.lower()
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n" % (
+                len(body), b"Connection: close\r\n" if close else b"") + body)
+            if close:
+                return
     except (OSError, ssl.SSLError):
         pass
     finally:
