@@ -13,7 +13,8 @@
 // The filter only splits the stream at the record boundaries its 5-byte headers announce; it
 // judges nothing (a malformed header reaches OpenSSL, which rejects it as before). Bounded: the
 // buffer exists only while it holds bytes, so an idle connection keeps none. Writes and every
-// ctrl other than PENDING and EOF (which count the held bytes) go to the BIO below unchanged.
+// ctrl go to the BIO below unchanged, but PENDING and EOF count the held bytes and DUP is
+// refused.
 #pragma once
 
 #include <openssl/ssl.h>
