@@ -3,7 +3,9 @@
  * Kernel steering: classify each accepted connection by the SNI of its ClientHello.
  *
  *  sockops (cgroup, bpf_link): a passively established socket whose local address is one of our
- *      listeners goes into sock_hash, keyed by its cookie, with a steer_conn entry in conns.
+ *      listeners goes into sock_hash, keyed by its cookie, with a steer_conn entry in conns;
+ *      a reset of such a socket before its decision is reported on the ring buffer (the state
+ *      callback), as the verdict reports a FIN.
  *  sk_skb verdict (BPF_SK_SKB_VERDICT, no strparser), one program for the one SOCKHASH:
  *    - the passthrough relay, looked at first: a socket the worker paired with its peer
  *      (relay_peers) has every buffer it receives redirected to the peer's egress: no wake-up,
@@ -122,7 +124,53 @@ static __always_inline struct steer_counters *ctrs(void) {
     return bpf_map_lookup_elem(&counters, &zero);
 }
 
+/*
+ * A NEED_MORE event built in the ring buffer itself, for when no scratch slot is free: the
+ * daemon then parses the whole ClientHello from the bytes it reads.
+ */
+static __always_inline void emit_deferred(struct steer_conn *conn, __u64 cookie,
+                                          struct steer_counters *c) {
+    struct steer_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    if (!e) {
+        if (c) __sync_fetch_and_add(&c->ringbuf_full, 1);
+        return;
+    }
+    __builtin_memset(e, 0, sizeof(*e));
+    e->cookie = cookie;
+    e->ktime_ns = bpf_ktime_get_ns();
+    e->listener_id = conn->listener_id;
+    e->route_id = -1;
+    e->facts.status = CH_NEED_MORE;
+    bpf_ringbuf_submit(e, 0);
+    if (c) {
+        __sync_fetch_and_add(&c->decisions, 1);
+        __sync_fetch_and_add(&c->by_status[CH_NEED_MORE], 1);
+    }
+}
+
 /* ---- sockops ---------------------------------------------------------------------------- */
+
+/*
+ * A state change of a socket still being classified. A FIN reaches the verdict as an empty
+ * buffer (a NEED_MORE decision), but a reset never does: the socket just closes. Report it the
+ * same way, so that the daemon learns of every client that leaves before its ClientHello from
+ * the ring buffer and need not watch the socket in epoll meanwhile. Once the socket is decided
+ * (or not ours), later state changes are of no interest: the callback is switched off.
+ */
+static __always_inline int on_state_change(struct bpf_sock_ops *skops) {
+    __u64 cookie = bpf_get_socket_cookie(skops);
+    struct steer_conn *conn = bpf_map_lookup_elem(&conns, &cookie);
+
+    if (!conn || conn->decided) {
+        bpf_sock_ops_cb_flags_set(skops,
+                                  skops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_STATE_CB_FLAG);
+        return 1;
+    }
+    if (skops->args[1] != BPF_TCP_CLOSE) return 1;
+    conn->decided = 1;
+    emit_deferred(conn, cookie, ctrs());
+    return 1;
+}
 
 SEC("sockops")
 int steer_sockops(struct bpf_sock_ops *skops) {
@@ -132,6 +180,7 @@ int steer_sockops(struct bpf_sock_ops *skops) {
     struct steer_counters *c;
     __u64 cookie;
 
+    if (skops->op == BPF_SOCK_OPS_STATE_CB) return on_state_change(skops);
     if (skops->op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB) return 1;
     key.family = skops->family;
     key.port = skops->local_port;
@@ -165,6 +214,7 @@ int steer_sockops(struct bpf_sock_ops *skops) {
         if (c) __sync_fetch_and_add(&c->insert_failed, 1);
         return 1;
     }
+    bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
     if (c) __sync_fetch_and_add(&c->inserted, 1);
     return 1;
 }
@@ -226,30 +276,6 @@ static __always_inline struct steer_scratch *scratch_enter(__u32 **depth_out) {
     struct steer_scratch *s = bpf_map_lookup_elem(&scratch, &slot);
     if (!s) *depth -= 1;
     return s;
-}
-
-/*
- * A NEED_MORE event built in the ring buffer itself, for when no scratch slot is free: the
- * daemon then parses the whole ClientHello from the bytes it reads.
- */
-static __always_inline void emit_deferred(struct steer_conn *conn, __u64 cookie,
-                                          struct steer_counters *c) {
-    struct steer_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-    if (!e) {
-        if (c) __sync_fetch_and_add(&c->ringbuf_full, 1);
-        return;
-    }
-    __builtin_memset(e, 0, sizeof(*e));
-    e->cookie = cookie;
-    e->ktime_ns = bpf_ktime_get_ns();
-    e->listener_id = conn->listener_id;
-    e->route_id = -1;
-    e->facts.status = CH_NEED_MORE;
-    bpf_ringbuf_submit(e, 0);
-    if (c) {
-        __sync_fetch_and_add(&c->decisions, 1);
-        __sync_fetch_and_add(&c->by_status[CH_NEED_MORE], 1);
-    }
 }
 
 /* A paired socket's buffer: to the peer's egress, or kept here (counted) while the peer is not

@@ -105,11 +105,14 @@ void Daemon::start_connection(std::size_t socket_index, UniqueFd fd, const socka
     deadlines_[c.listener_id].push(c.id, Clock::now());
     Connection &conn = conns_.insert(std::move(c));
     const std::uint64_t id = conn.id;
-    if (bpf) take_into_steering(conn);  // may hand it off at once, never in epoll
-    Connection *open = conns_.find(id);
-    if (open == nullptr || open->watching != 0) return;
-    // Userspace: wait for bytes. BPF: the kernel reads them; only watch for the peer leaving.
-    if (const int err = watch(*open, bpf ? EPOLLRDHUP : (EPOLLIN | EPOLLRDHUP)); err != 0) {
+    if (bpf) {
+        // The kernel reports the ClientHello, or the client leaving before it (a FIN through
+        // the verdict, a reset through the sockops state callback): no epoll while it does.
+        take_into_steering(conn);
+        return;
+    }
+    // Userspace: wait for the bytes.
+    if (const int err = watch(conn, EPOLLIN | EPOLLRDHUP); err != 0) {
         if (accept_log_limit_.allow(Clock::now()))
             log_.error("epoll add connection failed", {log::kv("error", std::strerror(err))});
         close_connection(id, &Counters::accept_errors, "epoll add failed");
@@ -128,8 +131,8 @@ int Daemon::watch(Connection &conn, std::uint32_t events) {
 // the socket sat in the accept queue; the verdict runs inside that setsockopt, so its decision
 // is on the ring buffer when it returns. A decision proves the kernel took the socket; only
 // without one is the map asked (KernelSteering::owns), and a socket the kernel did not take
-// (table full) is classified here instead. A connection handed off from here was never in
-// epoll: no epoll_ctl add and remove for it (most clients speak before their accept).
+// (table full) is classified here instead. A socket the kernel classifies is not in epoll until
+// its decision asks for it (NEED_MORE, or bytes still on their way): most are never in epoll.
 void Daemon::take_into_steering(Connection &conn) {
     const std::uint64_t id = conn.id, cookie = conn.cookie;  // `conn` may go in on_steering_ready
     BpfClassifier::kick(conn.fd.get());

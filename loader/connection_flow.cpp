@@ -75,16 +75,6 @@ void Daemon::on_connection_event(std::uint64_t id, std::uint32_t events) {
         return;
     }
 
-    if (conn->in_steering) {
-        // Only hang-ups are watched while the kernel classifies. Its decision for a complete
-        // ClientHello was made before the FIN was processed, so look at the ring buffer first.
-        on_steering_ready();
-        conn = conns_.find(id);
-        if (conn == nullptr || conn->state != ConnState::kClassifying) return;
-        if (hung_up) close_connection(id, &Counters::closed_early, "closed before ClientHello");
-        return;
-    }
-
     const auto r = userspace_->peek(conn->fd.get(), conn->listener_id, hung_up);
     switch (r.status) {
         case UserspaceClassifier::Status::kNeedMore:
@@ -140,11 +130,16 @@ void Daemon::apply_kernel_decision(Connection &conn, const KernelDecision &d) {
     if (d.facts.status == CH_NEED_MORE) {
         // The kernel's first look saw part of the ClientHello; it now passes every byte on
         // and the parse finishes here, on the bytes read from the socket.
+        // Also how a client that left before its ClientHello is reported: the read below
+        // finds the end of the stream (or the reset) and closes without touching epoll.
         ++counters_.bpf_deferred;
+        const std::uint64_t id = conn.id;
         conn.state = ConnState::kDeferred;
         conn.hello.clear();
-        watch(conn, EPOLLIN | EPOLLRDHUP);
         continue_deferred(conn);
+        Connection *open = conns_.find(id);
+        if (open != nullptr && open->state == ConnState::kDeferred && open->watching == 0)
+            watch(*open, EPOLLIN | EPOLLRDHUP);
         return;
     }
     std::optional<RouteId> matched;

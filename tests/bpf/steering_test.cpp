@@ -291,6 +291,75 @@ TEST_F(Steering, HelloBeforeAcceptIsParsedAfterKick) {
     EXPECT_EQ(got, h);
 }
 
+// A client that leaves before its ClientHello, with a FIN or with a reset, is reported on the
+// ring buffer (NEED_MORE: the daemon looks at the socket, finds it closed, and closes its end),
+// so the daemon need not watch the socket in epoll while the kernel classifies.
+TEST_F(Steering, ClientFinBeforeClientHelloIsReported) {
+    Fd c = connect_client();
+    uint64_t cookie = 0;
+    Fd s = accept_server(cookie);
+    c = Fd();  // FIN
+    const auto d = wait_decision(cookie);
+    ASSERT_TRUE(d.has_value()) << "the FIN was not reported";
+    EXPECT_EQ(d->facts.status, CH_NEED_MORE);
+    char b;
+    EXPECT_EQ(recv(s.fd, &b, 1, MSG_DONTWAIT), 0);  // end of stream, seen by the daemon's read
+    ks_->release(cookie);
+}
+
+Fd reset(Fd c) {
+    const linger l{1, 0};
+    setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+    return Fd();  // closes `c`: a reset, not a FIN
+}
+
+TEST_F(Steering, ClientResetBeforeClientHelloIsReported) {
+    Fd c = connect_client();
+    uint64_t cookie = 0;
+    Fd s = accept_server(cookie);
+    c = reset(std::move(c));
+    const auto d = wait_decision(cookie);
+    ASSERT_TRUE(d.has_value()) << "the reset was not reported";
+    EXPECT_EQ(d->facts.status, CH_NEED_MORE);
+    char b;
+    EXPECT_EQ(recv(s.fd, &b, 1, MSG_DONTWAIT), -1);
+    EXPECT_EQ(errno, ECONNRESET);
+    ks_->release(cookie);
+}
+
+// The reset arrives while the socket waits in the accept queue: the report is there before
+// accept() returns the socket.
+TEST_F(Steering, ClientResetInTheAcceptQueueIsReported) {
+    Fd c = connect_client();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    c = reset(std::move(c));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    uint64_t cookie = 0;
+    Fd s = accept_server(cookie);
+    const auto d = wait_decision(cookie);
+    ASSERT_TRUE(d.has_value()) << "the reset was not reported";
+    EXPECT_EQ(d->facts.status, CH_NEED_MORE);
+    ks_->release(cookie);
+}
+
+// Only a socket that leaves before its decision is reported: a connection closed after its
+// ClientHello was decided yields that one decision and nothing else.
+TEST_F(Steering, ResetAfterTheDecisionIsNotReported) {
+    const Bytes h = client_hello("a.test");
+    Fd c = connect_client();
+    uint64_t cookie = 0;
+    Fd s = accept_server(cookie);
+    ASSERT_EQ(send(c.fd, h.data(), h.size(), 0), ssize_t(h.size()));
+    const auto d = wait_decision(cookie);
+    ASSERT_TRUE(d.has_value());
+    EXPECT_EQ(d->route_id, 0);
+    const auto before = ks_->counters().decisions;
+    c = reset(std::move(c));
+    EXPECT_FALSE(wait_decision(cookie, 200).has_value());
+    EXPECT_EQ(ks_->counters().decisions, before);
+    ks_->release(cookie);
+}
+
 TEST_F(Steering, RouteTableSwitchIsWhole) {
     ASSERT_TRUE(ks_->set_routes({{kListener, "c.test", 3}}).ok());
     EXPECT_EQ(run({client_hello("c.test")}).route_id, 3);

@@ -1,5 +1,8 @@
 // The decision policy seen from the wire: no SNI, unknown SNI (both listener settings),
 // plaintext HTTP, a malformed hello, a silent client, a client that gives up half-way.
+#include <sys/socket.h>
+
+#include "ctl_support.hpp"
 #include "splitter_fixture.hpp"
 
 namespace sni::itest {
@@ -98,6 +101,36 @@ TEST_P(PolicyTest, ClientLeavingHalfWayIsCountedClosedEarly) {
     expect_echo("127.0.0.1", main_port_, {hello}, 0ms, random_payload(10, 14));
     EXPECT_EQ(daemon_->stop(), 0);
     EXPECT_NE(daemon_->log().find("closed_early=1 "), std::string::npos);
+}
+
+// A client that connects and leaves without a ClientHello (a health check, a port scan) is
+// closed when it leaves, by FIN or by reset, not at client_hello_timeout. The BPF path learns of
+// both from the kernel (the verdict sees the FIN, the sockops state callback the reset).
+TEST_P(PolicyTest, ClientLeavingBeforeClientHelloIsClosedWhenItLeaves) {
+    {
+        UniqueFd fin = connect_tcp("127.0.0.1", main_port_);
+        ASSERT_TRUE(fin.valid());
+    }
+    {
+        UniqueFd rst = connect_tcp("127.0.0.1", main_port_);
+        ASSERT_TRUE(rst.valid());
+        const linger l{1, 0};
+        ASSERT_EQ(::setsockopt(rst.get(), SOL_SOCKET, SO_LINGER, &l, sizeof l), 0);
+    }
+    // Both gone from the daemon's table; then its counters say how (not `timeout`).
+    const auto classifying = [this] {
+        const nlohmann::json status = ctl_json(control_socket(), {"status"});
+        return status.is_object() ? status.value("classifying", std::size_t{1}) : std::size_t{1};
+    };
+    const auto deadline = Clock::now() + 5s;
+    while (classifying() != 0 && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(classifying(), 0u);
+    EXPECT_EQ(daemon_->stop(), 0);
+    const std::string log = daemon_->log();
+    EXPECT_NE(log.find(" accepted=2 "), std::string::npos) << log;
+    EXPECT_NE(log.find(" timeout=0 "), std::string::npos) << log;
+    EXPECT_NE(log.find(" closed_early=1 "), std::string::npos) << log;
+    EXPECT_NE(log.find(" read_error=1 "), std::string::npos) << log;
 }
 
 TEST_P(PolicyTest, CountersOnStop) {
