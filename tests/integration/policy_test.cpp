@@ -133,6 +133,38 @@ TEST_P(PolicyTest, ClientLeavingBeforeClientHelloIsClosedWhenItLeaves) {
     EXPECT_NE(log.find(" read_error=1 "), std::string::npos) << log;
 }
 
+// The same for a burst of them, half of which leave while still in the accept queue: every one
+// is closed when it leaves, and counted once.
+TEST_P(PolicyTest, BurstOfClientsLeavingBeforeClientHelloAreAllClosedWhenTheyLeave) {
+    constexpr int kClients = 200;
+    for (int i = 0; i < kClients; ++i) {
+        UniqueFd fd = connect_tcp("127.0.0.1", main_port_);
+        ASSERT_TRUE(fd.valid());
+        if (i % 2 == 1) {
+            const linger l{1, 0};
+            ASSERT_EQ(::setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &l, sizeof l), 0);
+        }
+    }  // each closed at the end of its iteration: a FIN, or a reset
+    const auto classifying = [this] {
+        const nlohmann::json status = ctl_json(control_socket(), {"status"});
+        return status.is_object() ? status.value("classifying", std::size_t{1}) : std::size_t{1};
+    };
+    const auto deadline = Clock::now() + 5s;
+    while (classifying() != 0 && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(classifying(), 0u);
+    EXPECT_EQ(daemon_->stop(), 0);
+    const std::string log = daemon_->log();
+    const auto counter = [&log](const std::string &name) -> long {
+        const std::string key = " " + name + "=";
+        const auto at = log.rfind(key);
+        return at == std::string::npos ? -1 : std::stol(log.substr(at + key.size()));
+    };
+    EXPECT_EQ(counter("accepted"), kClients) << log;
+    EXPECT_EQ(counter("timeout"), 0) << log;
+    EXPECT_EQ(counter("closed_early") + counter("read_error"), kClients) << log;
+    EXPECT_GE(counter("read_error"), 1) << log;
+}
+
 TEST_P(PolicyTest, CountersOnStop) {
     expect_echo("127.0.0.1", main_port_, {build_client_hello({.sni = "p1.test"})}, 0ms, {});
     expect_reply_then_close(strict_port_, build_client_hello({.sni = "x.test"}), kUnrecognizedName);
