@@ -138,7 +138,7 @@ void Daemon::apply_kernel_decision(Connection &conn, const KernelDecision &d) {
         conn.hello.clear();
         continue_deferred(conn);
         Connection *open = conns_.find(id);
-        if (open != nullptr && open->state == ConnState::kDeferred && open->watching == 0)
+        if (open != nullptr && open->state == ConnState::kDeferred)
             watch(*open, EPOLLIN | EPOLLRDHUP);
         return;
     }

@@ -8,7 +8,26 @@
 namespace sni::itest {
 namespace {
 
-class PolicyTest : public SplitterTest {};
+class PolicyTest : public SplitterTest {
+  protected:
+    // Until the daemon holds no connection (its `status` says `classifying: 0`), at most 5 s.
+    void wait_until_none_classifying() {
+        const auto classifying = [this] {
+            const nlohmann::json status = ctl_json(control_socket(), {"status"});
+            return status.is_object() ? status.value("classifying", std::size_t{1})
+                                      : std::size_t{1};
+        };
+        const auto deadline = Clock::now() + 5s;
+        while (classifying() != 0 && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
+        EXPECT_EQ(classifying(), 0u);
+    }
+};
+
+// Closing `fd` then sends a reset instead of a FIN.
+void reset_on_close(int fd) {
+    const linger l{1, 0};
+    ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l), 0);
+}
 
 const Bytes kUnrecognizedName = {0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x70};
 const Bytes kHandshakeFailure = {0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x28};
@@ -114,17 +133,10 @@ TEST_P(PolicyTest, ClientLeavingBeforeClientHelloIsClosedWhenItLeaves) {
     {
         UniqueFd rst = connect_tcp("127.0.0.1", main_port_);
         ASSERT_TRUE(rst.valid());
-        const linger l{1, 0};
-        ASSERT_EQ(::setsockopt(rst.get(), SOL_SOCKET, SO_LINGER, &l, sizeof l), 0);
+        ASSERT_NO_FATAL_FAILURE(reset_on_close(rst.get()));
     }
     // Both gone from the daemon's table; then its counters say how (not `timeout`).
-    const auto classifying = [this] {
-        const nlohmann::json status = ctl_json(control_socket(), {"status"});
-        return status.is_object() ? status.value("classifying", std::size_t{1}) : std::size_t{1};
-    };
-    const auto deadline = Clock::now() + 5s;
-    while (classifying() != 0 && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
-    EXPECT_EQ(classifying(), 0u);
+    wait_until_none_classifying();
     EXPECT_EQ(daemon_->stop(), 0);
     const std::string log = daemon_->log();
     EXPECT_NE(log.find(" accepted=2 "), std::string::npos) << log;
@@ -141,17 +153,10 @@ TEST_P(PolicyTest, BurstOfClientsLeavingBeforeClientHelloAreAllClosedWhenTheyLea
         UniqueFd fd = connect_tcp("127.0.0.1", main_port_);
         ASSERT_TRUE(fd.valid());
         if (i % 2 == 1) {
-            const linger l{1, 0};
-            ASSERT_EQ(::setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &l, sizeof l), 0);
+            ASSERT_NO_FATAL_FAILURE(reset_on_close(fd.get()));
         }
     }  // each closed at the end of its iteration: a FIN, or a reset
-    const auto classifying = [this] {
-        const nlohmann::json status = ctl_json(control_socket(), {"status"});
-        return status.is_object() ? status.value("classifying", std::size_t{1}) : std::size_t{1};
-    };
-    const auto deadline = Clock::now() + 5s;
-    while (classifying() != 0 && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
-    EXPECT_EQ(classifying(), 0u);
+    wait_until_none_classifying();
     EXPECT_EQ(daemon_->stop(), 0);
     const std::string log = daemon_->log();
     const auto counter = [&log](const std::string &name) -> long {
