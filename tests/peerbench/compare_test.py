@@ -41,7 +41,7 @@ def results_row(proxy, mode, per_round, probes=(7, 7)):
             "bulk": {"proxy_s_per_gib": r["gib"], "proxy_core_s_per_gib": r["gib"], "mib_per_s": 300,
                      "elapsed_s": 4, "backend_gib": 1.0,
                      "meter": {"load_core": {"util": 0.5}, "proxy_core": {"util": 0.5}}},
-            "lat_ka": {"us": {"p99": r["ka"]}},
+            "lat_ka": {"us": {"p99": r["ka"], "p50": r["ka"]}},
             "lat_new": {"us": {"p50": r["new"]}},
         })
 
@@ -51,7 +51,7 @@ def results_row(proxy, mode, per_round, probes=(7, 7)):
     tests = {
         "conn": {"proxy_us_per_conn": med("conn")},
         "bulk": dict(rounds[0]["bulk"], proxy_s_per_gib=med("gib")),
-        "lat_ka": {"us": {"p99": med("ka")}},
+        "lat_ka": {"us": {"p99": med("ka"), "p50": med("ka")}},
         "lat_new": {"us": {"p50": med("new")}},
     }
     return {"proxy": proxy, "mode": mode, "variant": "ecdsa", "tests": tests, "rounds": rounds,
@@ -119,6 +119,23 @@ class VerdictOverRuns(unittest.TestCase):
         self.assertTrue(verdict_of(results, "terminate keep-alive p99 vs haproxy-tcp"))  # 0.90x
         self.assertTrue(verdict_of(results, "passthrough CPU/conn vs nginx-stream passthrough"))  # 0.50x
         self.assertTrue(verdict_of(results, "passthrough CPU/GiB vs haproxy-tcp passthrough"))
+
+
+class KeepaliveCost(unittest.TestCase):
+    def test_counts_the_rounds_where_ours_was_cheaper(self):
+        runs = [run_doc(400), run_doc(400)]
+        for d in runs:
+            for r in d["rows"]:
+                if r["mode"] != "terminate":
+                    continue
+                per = [30.0, 70.0, 40.0] if r["proxy"] == "sni-splitter" else [50.0, 50.0, 50.0]
+                for rt, v in zip(r["rounds"], per):
+                    rt["lat_ka"]["proxy_us_per_req"] = v
+                r["tests"]["lat_ka"]["proxy_us_per_req"] = compare.median(per)
+        lines = compare.keepalive_cost(runs)
+        line = next(x for x in lines if x.startswith("| terminate vs haproxy-tcp"))
+        self.assertEqual(line, "| terminate vs haproxy-tcp | 40.0 | 50.0 | 4 of 6 rounds | 90 vs 100 |")
+        self.assertFalse(any(x.startswith("| passthrough") for x in lines))  # not measured there
 
 
 class Section(unittest.TestCase):
