@@ -18,19 +18,6 @@ import sys
 import tempfile
 
 
-def find_peerbench(repo):
-    """$PEERBENCH_DIR, else shared/peerbench beside the checkout or beside one of its parents
-    (a git worktree may sit deeper than the main checkout)."""
-    if os.environ.get("PEERBENCH_DIR"):
-        return os.environ["PEERBENCH_DIR"]
-    d = os.path.dirname(repo)
-    while True:
-        cand = os.path.join(d, "shared", "peerbench")
-        if os.path.isfile(os.path.join(cand, "run.sh")) or os.path.dirname(d) == d:
-            return cand
-        d = os.path.dirname(d)
-
-
 def claim_ports(count):
     """`count` consecutive ports below the ephemeral range (no outgoing connection takes one
     while peerbench starts its servers), each free now and locked in the lock directory that
@@ -76,6 +63,9 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return 2
     repo, bindir, work = (os.path.abspath(a) for a in argv[1:])
+    sys.dont_write_bytecode = True  # no __pycache__ in the adapters directory
+    sys.path.insert(0, os.path.join(repo, "bench", "peerbench"))
+    from _bench_lib import find_peerbench  # the scripts' own lookup of the harness
     peerbench = find_peerbench(repo)
     run = os.path.join(peerbench, "run.sh")
     if not os.access(run, os.X_OK):
