@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "loader/kernel_steering.hpp"
+#include "tests/support/process_probe.hpp"
 
 namespace {
 
@@ -307,17 +308,14 @@ TEST_F(Steering, ClientFinBeforeClientHelloIsReported) {
     ks_->release(cookie);
 }
 
-Fd reset(Fd c) {
-    const linger l{1, 0};
-    setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-    return Fd();  // closes `c`: a reset, not a FIN
-}
+using sni::testsupport::reset_on_close;
 
 TEST_F(Steering, ClientResetBeforeClientHelloIsReported) {
     Fd c = connect_client();
     uint64_t cookie = 0;
     Fd s = accept_server(cookie);
-    c = reset(std::move(c));
+    ASSERT_TRUE(reset_on_close(c.fd));
+    c = Fd();  // a reset, not a FIN
     const auto d = wait_decision(cookie);
     ASSERT_TRUE(d.has_value()) << "the reset was not reported";
     EXPECT_EQ(d->facts.status, CH_NEED_MORE);
@@ -332,7 +330,8 @@ TEST_F(Steering, ClientResetBeforeClientHelloIsReported) {
 TEST_F(Steering, ClientResetInTheAcceptQueueIsReported) {
     Fd c = connect_client();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    c = reset(std::move(c));
+    ASSERT_TRUE(reset_on_close(c.fd));
+    c = Fd();  // a reset, not a FIN
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     uint64_t cookie = 0;
     Fd s = accept_server(cookie);
@@ -354,7 +353,8 @@ TEST_F(Steering, ResetAfterTheDecisionIsNotReported) {
     ASSERT_TRUE(d.has_value());
     EXPECT_EQ(d->route_id, 0);
     const auto before = ks_->counters().decisions;
-    c = reset(std::move(c));
+    ASSERT_TRUE(reset_on_close(c.fd));
+    c = Fd();  // a reset, not a FIN
     EXPECT_FALSE(wait_decision(cookie, 200).has_value());
     EXPECT_EQ(ks_->counters().decisions, before);
     ks_->release(cookie);

@@ -47,9 +47,9 @@ long wait_fd_count(pid_t pid, long want, std::chrono::milliseconds timeout) {
     return n;
 }
 
-void reset_on_close(int fd) {
+bool reset_on_close(int fd) {
     const linger lg{1, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    return ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg) == 0;
 }
 
 void small_asan_quarantine_for_children() {

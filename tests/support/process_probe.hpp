@@ -20,8 +20,9 @@ long quiet_fd_count(pid_t pid);
 // Waits until `pid` holds `want` descriptors (or `timeout`); returns the last count seen.
 long wait_fd_count(pid_t pid, long want, std::chrono::milliseconds timeout = 15s);
 
-// The next close() of `fd` sends a reset instead of a FIN (SO_LINGER 0).
-void reset_on_close(int fd);
+// The next close() of `fd` sends a reset instead of a FIN (SO_LINGER 0). False if it could not
+// be set.
+bool reset_on_close(int fd);
 
 // Under AddressSanitizer: processes started after this call keep freed blocks in a 4 MiB
 // quarantine instead of 256 MiB, which would otherwise show as RSS growth that is not theirs.
