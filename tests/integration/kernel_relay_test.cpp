@@ -17,6 +17,7 @@
 #include "metrics_scrape.hpp"
 #include "net_client.hpp"
 #include "real_worker.hpp"
+#include "tests/support/process_probe.hpp"
 
 namespace sni::itest {
 namespace {
@@ -167,8 +168,7 @@ TEST(KernelRelay, ClientResetClosesTheBackendSide) {
         UniqueFd fd = connect_tcp("127.0.0.1", d.main_port);
         ASSERT_TRUE(send_all(fd.get(), hello));
         EXPECT_EQ(read_exactly(fd.get(), 100, 10s).data.size(), 100u);
-        const linger hard{1, 0};
-        ::setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+        ASSERT_TRUE(testsupport::reset_on_close(fd.get()));
     }  // RST
     server.join();
     EXPECT_TRUE(backend_closed);

@@ -12,6 +12,7 @@
 
 #include "common/fd.hpp"
 #include "common/socket_facts.hpp"
+#include "tests/support/process_probe.hpp"
 
 namespace sni {
 namespace {
@@ -73,8 +74,7 @@ TEST(SocketFacts, ClosedAfterAReset) {
     Pair p = connected_pair();
     ASSERT_TRUE(p.active.valid() && p.passive.valid());
     EXPECT_FALSE(tcp_closed(p.passive.get()));
-    const linger hard{1, 0};
-    ASSERT_EQ(::setsockopt(p.active.get(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard), 0);
+    ASSERT_TRUE(testsupport::reset_on_close(p.active.get()));
     p.active.reset();  // RST
     EXPECT_TRUE(tcp_closed(p.passive.get()));
 }
