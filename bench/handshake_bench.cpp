@@ -1,6 +1,7 @@
 // CPU of the two full TLS handshakes a reencrypt connection costs the worker, each leg on its
 // own (ECDSA P-256, TLS 1.3, no resumption, as in peerbench's scenario):
-// - BM_BackendHandshake: the worker as the backend's client (BackendTls), verify cache off/on;
+// - BM_BackendHandshake: the worker as the backend's client (BackendTls), verify cache off/on,
+//   and with the cache on, the default library context or CertDecodeCtx (spki_decoders:1);
 // - BM_FrontHandshake: the worker as the client's server (ServerTls).
 // Both ends run in this thread over a socketpair; only the time the worker's side spends in
 // SSL_do_handshake is counted (thread CPU clock), so the peer's cost is left out. Their sum is
@@ -10,12 +11,14 @@
 #include <sys/socket.h>
 
 #include <ctime>
+#include <optional>
 #include <stdexcept>
 
 #include "common/fd.hpp"
 #include "tests/support/temp_files.hpp"
 #include "tests/worker/pki.hpp"
 #include "workers/backend_tls.hpp"
+#include "workers/cert_decode_ctx.hpp"
 #include "workers/server_tls.hpp"
 
 namespace {
@@ -145,7 +148,14 @@ double front_handshake(Setup &s, worker::ServerTls &tls) {
 
 void BM_BackendHandshake(benchmark::State &st) {
     Setup s;
-    auto tls = worker::BackendTls::create(s.route(st.range(0) != 0));
+    std::optional<worker::CertDecodeCtx> decode;
+    if (st.range(1) != 0) {
+        auto made = worker::CertDecodeCtx::create();
+        if (!made) throw std::runtime_error(made.error());
+        decode.emplace(std::move(made).value());
+    }
+    auto tls = worker::BackendTls::create(s.route(st.range(0) != 0), {}, true,
+                                          decode ? decode->get() : nullptr);
     if (!tls) throw std::runtime_error(tls.error());
     for (auto _ : st) st.SetIterationTime(backend_handshake(s, **tls));
     if (const auto *cache = (*tls)->verify_cache())
@@ -153,9 +163,10 @@ void BM_BackendHandshake(benchmark::State &st) {
                                    static_cast<double>(cache->hits() + cache->misses());
 }
 BENCHMARK(BM_BackendHandshake)
-    ->ArgName("cache")
-    ->Arg(0)
-    ->Arg(1)
+    ->ArgNames({"cache", "spki_decoders"})
+    ->Args({0, 0})
+    ->Args({1, 0})
+    ->Args({1, 1})
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
 

@@ -20,7 +20,7 @@ bool is_ip_literal(const std::string &name) {
 }  // namespace
 
 config::Result<std::unique_ptr<BackendTls>, std::string> BackendTls::create(
-    const config::Route &route, VerifyCache::Clock clock, bool ktls) {
+    const config::Route &route, VerifyCache::Clock clock, bool ktls, OSSL_LIB_CTX *libctx) {
     auto fail = [&](const std::string &what) {
         return config::unexpected("route " + route.name + ": backend TLS: " + what);
     };
@@ -28,7 +28,7 @@ config::Result<std::unique_ptr<BackendTls>, std::string> BackendTls::create(
     const config::BackendTls &tls = *route.backend.tls;
 
     std::unique_ptr<BackendTls> self(new BackendTls(tls, route.backend.servers.size()));
-    self->ctx_.reset(SSL_CTX_new(TLS_client_method()));
+    self->ctx_.reset(SSL_CTX_new_ex(libctx, nullptr, TLS_client_method()));
     SSL_CTX *ctx = self->ctx_.get();
     if (ctx == nullptr) return fail("SSL_CTX_new: " + take_openssl_errors());
 

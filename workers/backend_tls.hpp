@@ -24,8 +24,10 @@ class BackendTls {
   public:
     // `clock` is the verify cache's clock (tests inject one; empty = time()). `ktls`: ask
     // OpenSSL for kTLS (false where the kernel has no tls ULP: each try is a failing syscall).
+    // `libctx`: the library context of the SSL_CTX (CertDecodeCtx; nullptr = the default).
     static config::Result<std::unique_ptr<BackendTls>, std::string> create(
-        const config::Route &route, VerifyCache::Clock clock = {}, bool ktls = true);
+        const config::Route &route, VerifyCache::Clock clock = {}, bool ktls = true,
+        OSSL_LIB_CTX *libctx = nullptr);
 
     BackendTls(const BackendTls &) = delete;
     BackendTls &operator=(const BackendTls &) = delete;

@@ -20,6 +20,7 @@
 #include "workers/access_log.hpp"
 #include "workers/allocator.hpp"
 #include "workers/event_loop.hpp"
+#include "workers/cert_decode_ctx.hpp"
 #include "workers/ktls.hpp"
 #include "workers/options.hpp"
 #include "workers/privileges.hpp"
@@ -98,9 +99,18 @@ int run(int argc, char **argv) {
              {log::kv("ktls", worker::kernel_ktls_name(ktls.state)),
               log::kv("probe_errno", ktls.err), log::kv("detail", std::strerror(ktls.err))});
 
+    // Declared before the routes, whose backend SSL_CTXs live in it.
+    auto decode = worker::CertDecodeCtx::create();
+    if (decode)
+        log.info("backend certificates", {log::kv("decoders", "spki_only")});
+    else
+        log.info("backend certificates",
+                 {log::kv("decoders", "default"), log::kv("reason", decode.error())});
+
     // A kernel without the tls ULP (ENOENT): OpenSSL is not asked for kTLS, so no handshake
     // makes the TCP_ULP setsockopts (two per leg) that would fail anyway.
-    auto routes = worker::build_routes(cfg, o.pool, ktls.state != worker::KernelKtls::kNoModule);
+    auto routes = worker::build_routes(cfg, o.pool, ktls.state != worker::KernelKtls::kNoModule,
+                                       decode ? decode->get() : nullptr);
     if (!routes) {
         log.error("TLS setup failed", {log::kv("error", routes.error())});
         return 1;

@@ -26,7 +26,7 @@ RouteRuntime::RouteRuntime(std::size_t route_id, const config::Route &r,
       balancer(r.backend.balance, weights_of(r), usable_of(servers)) {}
 
 config::Result<std::vector<std::unique_ptr<RouteRuntime>>, std::string> build_routes(
-    const config::Config &config, std::string_view pool, bool ktls) {
+    const config::Config &config, std::string_view pool, bool ktls, OSSL_LIB_CTX *backend_libctx) {
     std::vector<std::unique_ptr<RouteRuntime>> out(config.routes.size());
     for (std::size_t i = 0; i < config.routes.size(); ++i) {
         const config::Route &r = config.routes[i];
@@ -38,7 +38,7 @@ config::Result<std::vector<std::unique_ptr<RouteRuntime>>, std::string> build_ro
             rt->server_tls = std::move(server).value();
         }
         if (r.mode == config::RouteMode::kReencrypt) {
-            auto backend = BackendTls::create(r, {}, ktls);
+            auto backend = BackendTls::create(r, {}, ktls, backend_libctx);
             if (!backend) return config::unexpected(backend.error());
             rt->backend_tls = std::move(backend).value();
         }

@@ -30,8 +30,10 @@ struct RouteRuntime {
 
 // Indexed by route id; nullptr for routes of other pools. Errors name the route. `ktls`: the
 // TLS contexts ask OpenSSL for kTLS (false where the kernel has no tls ULP, so no handshake
-// tries a TCP_ULP setsockopt that cannot succeed).
+// tries a TCP_ULP setsockopt that cannot succeed). `backend_libctx`: the library context of
+// the backend legs (CertDecodeCtx; nullptr = the default), which must outlive the routes.
 config::Result<std::vector<std::unique_ptr<RouteRuntime>>, std::string> build_routes(
-    const config::Config &config, std::string_view pool, bool ktls = true);
+    const config::Config &config, std::string_view pool, bool ktls = true,
+    OSSL_LIB_CTX *backend_libctx = nullptr);
 
 }  // namespace sni::worker

@@ -1,5 +1,7 @@
 #include "workers/tls_params.hpp"
 
+#include <openssl/pem.h>
+
 #include "workers/ossl.hpp"
 
 namespace sni::worker {
@@ -67,7 +69,13 @@ std::string load_certificate(SSL_CTX *ctx, const std::string &cert_file,
                              const std::string &key_file) {
     if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1)
         return cert_file + ": " + take_openssl_errors();
-    if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+    // Read in the default library context: a backend context's own (CertDecodeCtx) decodes
+    // only public keys. The key works there all the same (OpenSSL moves it across providers).
+    std::unique_ptr<BIO, decltype(&BIO_free)> in(BIO_new_file(key_file.c_str(), "r"), &BIO_free);
+    if (!in) return key_file + ": " + take_openssl_errors();
+    EvpPkeyPtr key(
+        PEM_read_bio_PrivateKey_ex(in.get(), nullptr, nullptr, nullptr, nullptr, nullptr));
+    if (!key || SSL_CTX_use_PrivateKey(ctx, key.get()) != 1)
         return key_file + ": " + take_openssl_errors();
     if (SSL_CTX_check_private_key(ctx) != 1)
         return key_file + ": the key does not match " + cert_file + ": " + take_openssl_errors();

@@ -12,6 +12,7 @@
 
 #include "tests/worker/fixture.hpp"
 #include "workers/backend_tls.hpp"
+#include "workers/cert_decode_ctx.hpp"
 
 namespace sni::wtest {
 namespace {
@@ -45,8 +46,9 @@ class ReencryptVerifyCache : public WorkerTest {
         return r;
     }
 
-    std::unique_ptr<BackendTls> make(const config::Route &r) {
-        auto tls = BackendTls::create(r, [this] { return now_; });
+    std::unique_ptr<BackendTls> make(const config::Route &r, OSSL_LIB_CTX *libctx = nullptr) {
+        auto tls = BackendTls::create(
+            r, [this] { return now_; }, true, libctx);
         EXPECT_TRUE(tls) << (tls ? "" : tls.error());
         return tls ? std::move(*tls) : nullptr;
     }
@@ -187,6 +189,39 @@ TEST_F(ReencryptVerifyCache, PinsAreCheckedOnEveryHit) {
         EXPECT_NE(h.note.find("matches no pin_sha256"), std::string::npos) << h.note;
     }
     EXPECT_EQ(tls->verify_cache()->hits(), 1u);  // the chain itself was valid
+}
+
+// The backend legs' own library context on OpenSSL 3.0 (CertDecodeCtx: SPKI decoders only)
+// verifies ECDSA and RSA backends, caches their chains and refuses an untrusted one, as the
+// default context does.
+TEST_F(ReencryptVerifyCache, SpkiDecoderContextVerifiesCachesAndRefuses) {
+    auto decode = worker::CertDecodeCtx::create();
+    if (!worker::CertDecodeCtx::not_applicable(OpenSSL_version_num(), {}).empty())
+        GTEST_SKIP() << "not OpenSSL 3.0: " << (decode ? "" : decode.error());
+    ASSERT_TRUE(decode) << decode.error();
+    const CertFiles rsa = pki_.make_leaf("backend-rsa", {"backend.internal"}, ca_, KeyType::kRsa);
+    for (const CertFiles *cert : std::vector<const CertFiles *>{&backend_, &rsa}) {
+        SCOPED_TRACE(cert->cert.string());
+        auto be = backend(*cert);
+        auto tls = make(route(be->port()), decode->get());
+        ASSERT_TRUE(tls);
+        for (int i = 0; i < 2; ++i) {
+            const Handshake h = handshake(*tls, be->port(), "backend.internal");
+            EXPECT_TRUE(h.ok) << h.note;
+            EXPECT_EQ(h.verify_result, X509_V_OK);
+            EXPECT_EQ(h.verified_chain, 2);
+        }
+        EXPECT_EQ(tls->verify_cache()->hits(), 1u);
+        const Handshake wrong = handshake(*tls, be->port(), "other.internal");
+        EXPECT_FALSE(wrong.ok);
+        EXPECT_EQ(wrong.verify_result, X509_V_ERR_HOSTNAME_MISMATCH);
+    }
+    auto rogue = backend(rogue_backend_);
+    auto tls = make(route(rogue->port()), decode->get());
+    ASSERT_TRUE(tls);
+    const Handshake h = handshake(*tls, rogue->port(), "backend.internal");
+    EXPECT_FALSE(h.ok);
+    EXPECT_NE(h.verify_result, X509_V_OK);
 }
 
 // Where the kernel has no tls ULP the worker builds its contexts without SSL_OP_ENABLE_KTLS,
