@@ -2,6 +2,7 @@
 // own (ECDSA P-256, TLS 1.3, no resumption, as in peerbench's scenario):
 // - BM_BackendHandshake: the worker as the backend's client (BackendTls), verify cache off/on,
 //   and with the cache on, the default library context or CertDecodeCtx (spki_decoders:1);
+// - BM_BackendTicketsRefused: the backend leg against a server that issues tickets it refuses;
 // - BM_FrontHandshake: the worker as the client's server (ServerTls).
 // Both ends run in this thread over a socketpair; only the time the worker's side spends in
 // SSL_do_handshake is counted (thread CPU clock), so the peer's cost is left out. Their sum is
@@ -167,6 +168,56 @@ BENCHMARK(BM_BackendHandshake)
     ->Args({0, 0})
     ->Args({1, 0})
     ->Args({1, 1})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// A backend like peerbench's nginx (`ssl_session_cache off; ssl_session_tickets off;`): two
+// TLS 1.3 tickets after each handshake that it can never look up again. Counts the worker's
+// handshake and its reading of the tickets. offers: 0 = `session_reuse: false`; 1 = the
+// worker's default, which stops offering to a server that refuses (SessionCache); 2 = an offer
+// every time, as before that (the bench tells the cache each offer resumed).
+void BM_BackendTicketsRefused(benchmark::State &st) {
+    Setup s;
+    SSL_CTX_set_options(s.server.get(), SSL_OP_NO_TICKET);
+    SSL_CTX_set_num_tickets(s.server.get(), 2);
+    config::Route route = s.route(true);
+    route.backend.tls->session_reuse = st.range(0) != 0;
+    auto tls = worker::BackendTls::create(route);
+    if (!tls) throw std::runtime_error(tls.error());
+    long offered = 0;
+    for (auto _ : st) {
+        SocketPair sp;
+        worker::BackendSslState state;
+        state.cache = &(*tls)->sessions();
+        state.sni = "backend.internal";
+        auto client = (*tls)->new_ssl(sp.a.get(), state, "");
+        if (!client) throw std::runtime_error(client.error());
+        worker::SslPtr server(SSL_new(s.server.get()));
+        SSL_set_fd(server.get(), sp.b.get());
+        SSL_set_accept_state(server.get());
+        double spent = handshake(client->get(), server.get());
+        char byte;
+        const double t0 = thread_cpu_seconds();
+        const int r = SSL_read(client->get(), &byte, 1);  // the tickets, then nothing
+        if (st.range(0) == 2 && state.offered)
+            (*tls)->sessions().record_offer(state.server, true);
+        else
+            (*tls)->record_handshake(state, client->get());
+        spent += thread_cpu_seconds() - t0;
+        if (r > 0 || SSL_get_error(client->get(), r) != SSL_ERROR_WANT_READ)
+            throw std::runtime_error("expected the tickets and nothing else");
+        if (SSL_session_reused(client->get()) == 1) throw std::runtime_error("resumed");
+        if (state.offered) ++offered;
+        SSL_shutdown(client->get());  // as the worker does: the tickets stay resumable
+        st.SetIterationTime(spent);
+    }
+    st.counters["offered"] = static_cast<double>(offered) / static_cast<double>(st.iterations());
+}
+BENCHMARK(BM_BackendTicketsRefused)
+    ->ArgName("offers")
+    ->Arg(0)
+    ->Arg(1)
+    ->Arg(2)
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
 

@@ -23,8 +23,8 @@ Config parse_config(Diagnostics &d, const YAML::Node &root, const std::filesyste
 Route parse_route(Diagnostics &d, const Field &f, const std::filesystem::path &base_dir);
 
 // The backend keys that configure TLS towards the backend: only valid for mode reencrypt.
-inline constexpr std::array<std::string_view, 9> kBackendTlsKeys{
-    "sni",    "min_version",        "max_version", "security_level", "ciphers", "ciphersuites",
-    "verify", "client_certificate", "alpn"};
+inline constexpr std::array<std::string_view, 10> kBackendTlsKeys{
+    "sni",          "min_version", "max_version",        "security_level", "ciphers",
+    "ciphersuites", "verify",      "client_certificate", "alpn",           "session_reuse"};
 
 }  // namespace sni::config

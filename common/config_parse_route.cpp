@@ -202,7 +202,7 @@ Backend parse_backend(Diagnostics &d, const Field &f, const fs::path &base_dir, 
     MapReader m(d, f,
                 {"servers", "balance", "connect_timeout", "proxy_protocol", "health_check", "sni",
                  "min_version", "max_version", "security_level", "ciphers", "ciphersuites",
-                 "verify", "client_certificate", "alpn"});
+                 "verify", "client_certificate", "alpn", "session_reuse"});
     if (!m.ok()) return backend;
     if (auto v = m.required("servers"))
         for (const Field &item : read_list(d, *v, false))
@@ -229,6 +229,7 @@ Backend parse_backend(Diagnostics &d, const Field &f, const fs::path &base_dir, 
     if (auto v = m.optional("client_certificate"))
         tls.client_certificate = parse_certificate(d, *v, base_dir, false);
     if (auto v = m.optional("alpn")) parse_backend_alpn(d, *v, tls);
+    if (auto v = m.optional("session_reuse")) read_bool(d, *v, tls.session_reuse);
     return backend;
 }
 

@@ -87,6 +87,7 @@ struct BackendTls {
     std::optional<CertificateFiles> client_certificate;  // mTLS to the backend (no ocsp)
     BackendAlpn alpn_mode = BackendAlpn::kForward;
     std::vector<std::string> alpn;  // kList only
+    bool session_reuse = true;      // offer the last session per server (with a backoff)
 
     bool operator==(const BackendTls &) const = default;
 };

@@ -116,9 +116,15 @@ config::Result<SslPtr, std::string> BackendTls::new_ssl(int fd, BackendSslState 
     if (!alpn.empty() &&
         SSL_set_alpn_protos(ssl.get(), alpn.data(), static_cast<unsigned>(alpn.size())) != 0)
         return config::unexpected("ALPN: " + take_openssl_errors());
-    if (SSL_SESSION *cached = resume ? sessions_.find(state.server, state.sni) : nullptr)
-        SSL_set_session(ssl.get(), cached);
+    state.offered = false;
+    if (SSL_SESSION *cached = resume ? sessions_.offer(state.server, state.sni) : nullptr)
+        state.offered = SSL_set_session(ssl.get(), cached) == 1;
     return ssl;
+}
+
+std::uint32_t BackendTls::record_handshake(const BackendSslState &state, SSL *ssl) {
+    if (!state.offered) return 0;
+    return sessions_.record_offer(state.server, SSL_session_reused(ssl) == 1);
 }
 
 const std::string &BackendTls::verify_name(const BackendSslState &state) const {

@@ -42,6 +42,11 @@ class BackendTls {
     config::Result<SslPtr, std::string> new_ssl(int fd, BackendSslState &state,
                                                 std::string_view client_alpn, bool resume = true);
 
+    // After a completed handshake of `ssl`, made by new_ssl with `state`: tells the session
+    // cache whether the session it offered (if any) was resumed. Returns what
+    // SessionCache::record_offer returns (0 when nothing was offered).
+    std::uint32_t record_handshake(const BackendSslState &state, SSL *ssl);
+
     SessionCache &sessions() { return sessions_; }
     SSL_CTX *ctx() const { return ctx_.get(); }
     // nullptr when the route verifies nothing or has `verify: {cache: false}`.
@@ -49,7 +54,7 @@ class BackendTls {
 
   private:
     explicit BackendTls(const config::BackendTls &tls, std::size_t servers)
-        : tls_(tls), sessions_(servers) {}
+        : tls_(tls), sessions_(servers, tls.session_reuse) {}
 
     static int on_verify(X509_STORE_CTX *store, void *arg);
     static int on_new_session(SSL *ssl, SSL_SESSION *session);

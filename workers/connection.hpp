@@ -99,6 +99,7 @@ class Connection {
     bool start_backend_tls(Clock::time_point now);
     void drive_backend_handshake(Clock::time_point now);
     std::string backend_handshake_error(const IoResult &r) const;
+    void note_session_offer();
 
     // connection_client.cpp
     bool setup_client_tls();

@@ -206,6 +206,21 @@ bool Connection::start_backend_tls(Clock::time_point now) {
     return true;
 }
 
+// A server that keeps refusing the sessions it is offered is skipped for a while (SessionCache):
+// logged when that starts (info) and each time it grows (debug), so an operator can see why
+// nothing resumes.
+void Connection::note_session_offer() {
+    const std::uint32_t skip = route_.backend_tls->record_handshake(backend_ssl_, backend_.ssl());
+    if (skip == 0) return;
+    const std::initializer_list<log::Field> fields = {log::kv("route", stats_.route),
+                                                      log::kv("server", stats_.backend_addr),
+                                                      log::kv("not_offered_for_connections", skip)};
+    if (skip == SessionCache::kFirstBackoff)
+        env_.log.info("backend refuses session resumption", fields);
+    else
+        env_.log.debug("backend refuses session resumption", fields);
+}
+
 std::string Connection::backend_handshake_error(const IoResult &r) const {
     SSL *bs = backend_.ssl();
     const long verify = bs != nullptr ? SSL_get_verify_result(bs) : X509_V_OK;
@@ -224,6 +239,7 @@ void Connection::drive_backend_handshake(Clock::time_point now) {
             backend_want_ = 0;
             stats_.backend = leg_tls(backend_.ssl());
             read_ahead_unless_ktls_rx(backend_.ssl(), stats_.backend.ktls.rx);
+            note_session_offer();
             env_.log.debug("backend handshake done", {log::kv("conn", stats_.conn_id),
                                                       log::kv("version", stats_.backend.version),
                                                       log::kv("cipher", stats_.backend.cipher),

@@ -1387,6 +1387,34 @@ routes:
                           "\"min_version\" is not allowed for mode \"passthrough\""));
 }
 
+TEST(ConfigErrors, SessionReuseIsABooleanForReencryptOnly) {
+    auto r = load(R"(
+listeners:
+  - name: public
+    bind: ["0.0.0.0:443"]
+routes:
+  - name: one
+    listener: public
+    server_names: [a.example]
+    mode: reencrypt
+    tls:
+      certificates: [{cert: /etc/ssl/a.crt, key: /etc/ssl/a.key}]
+    backend:
+      servers: ["10.0.0.1:443"]
+      session_reuse: sometimes
+  - name: two
+    listener: public
+    server_names: [b.example]
+    mode: passthrough
+    backend:
+      servers: ["10.0.0.2:443"]
+      session_reuse: false
+)");
+    EXPECT_TRUE(has_error(r, 13, "routes[0].backend.session_reuse", "true or false"));
+    EXPECT_TRUE(has_error(r, 20, "routes[1].backend.session_reuse",
+                          "\"session_reuse\" is not allowed for mode \"passthrough\""));
+}
+
 TEST(ConfigErrors, TlsHealthCheckNeedsReencrypt) {
     auto r = load(R"(
 listeners:

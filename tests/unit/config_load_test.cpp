@@ -130,6 +130,7 @@ TEST(ConfigLoad, FullExampleOtherModes) {
     EXPECT_FALSE(legacy.backend.tls->verify.enabled);
     EXPECT_EQ(legacy.backend.tls->alpn_mode, BackendAlpn::kList);
     EXPECT_EQ(legacy.backend.tls->alpn, std::vector<std::string>{"http/1.1"});
+    EXPECT_FALSE(legacy.backend.tls->session_reuse);
     EXPECT_EQ(legacy.backend.health_check->type, HealthCheckType::kTls);
 }
 
@@ -172,6 +173,7 @@ TEST(ConfigLoad, MinimalConfigGetsDefaults) {
     EXPECT_TRUE(r.backend.tls->verify.enabled);  // verification is on unless `verify: none`
     EXPECT_EQ(r.backend.tls->sni_mode, BackendSni::kNone);
     EXPECT_EQ(r.backend.tls->alpn_mode, BackendAlpn::kForward);
+    EXPECT_TRUE(r.backend.tls->session_reuse);
 
     ASSERT_EQ(c.pools.size(), 1u);  // implicit default pool
     EXPECT_EQ(c.pools[0], (Pool{"default", 0, "sni-splitter"}));

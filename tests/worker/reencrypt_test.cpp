@@ -2,6 +2,7 @@
 // its own TLS connection to the backend (SNI, versions, verification, ALPN, resumption).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <tuple>
 
 #include "tests/worker/fixture.hpp"
@@ -254,7 +255,43 @@ TEST_F(ReencryptTest, StaplesOcspResponse) {
     }
 }
 
-class Resumption : public WorkerTest, public ::testing::WithParamInterface<int> {};
+// Backend sessions: resumed, not offered with `session_reuse: false`, and not offered for a
+// while to a backend that refuses them. A backend made by backend_ctx() counts the ClientHellos
+// that offer one (a TLS 1.3 PSK).
+class BackendSessions : public WorkerTest {
+  protected:
+    static int count_psk_offers(SSL *ssl, int *, void *arg) {
+        const unsigned char *ext = nullptr;
+        std::size_t len = 0;
+        if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_psk, &ext, &len) == 1)
+            ++*static_cast<std::atomic<int> *>(arg);
+        return SSL_CLIENT_HELLO_SUCCESS;
+    }
+
+    CtxPtr backend_ctx() {
+        CtxPtr ctx = make_backend_ctx(backend_.cert, backend_.key, TLS1_3_VERSION, TLS1_3_VERSION);
+        SSL_CTX_set_client_hello_cb(ctx.get(), &count_psk_offers, &offers_);
+        return ctx;
+    }
+
+    // Connections first..last (1-based), each an echo through the worker, one at a time.
+    void echo(BackendServer &backend, int first, int last) {
+        for (int i = first; i <= last; ++i) {
+            ClientResult c = connect(0, sni("r.test"));
+            ASSERT_TRUE(c.stream) << c.error;
+            ASSERT_TRUE(c.stream->write_all("hello"));
+            EXPECT_EQ(c.stream->read_exactly(5).value_or(""), "hello");
+            c.stream->half_close();
+            EXPECT_TRUE(c.stream->read_to_eof());
+            ASSERT_TRUE(backend.wait_done(i));
+            ASSERT_TRUE(wait_access_lines(i));
+        }
+    }
+
+    std::atomic<int> offers_{0};
+};
+
+class Resumption : public BackendSessions, public ::testing::WithParamInterface<int> {};
 
 // The second connection to the same backend server resumes the first one's session, as the
 // backend's own counters show.
@@ -265,16 +302,7 @@ TEST_P(Resumption, ResumesBackendSession) {
     r.servers = {backend.address()};
     r.backend_extra = backend_tls(bv.config, bv.config);
     start({r});
-    for (int i = 0; i < 2; ++i) {
-        ClientResult c = connect(0, sni("r.test"));
-        ASSERT_TRUE(c.stream) << c.error;
-        ASSERT_TRUE(c.stream->write_all("hello"));
-        EXPECT_EQ(c.stream->read_exactly(5).value_or(""), "hello");
-        c.stream->half_close();
-        EXPECT_TRUE(c.stream->read_to_eof());
-        ASSERT_TRUE(backend.wait_done(i + 1));
-        ASSERT_TRUE(wait_access_lines(i + 1));
-    }
+    echo(backend, 1, 2);
     const auto recs = backend.records();
     EXPECT_FALSE(recs.at(0).reused);
     EXPECT_TRUE(recs.at(1).reused);
@@ -285,6 +313,42 @@ TEST_P(Resumption, ResumesBackendSession) {
 INSTANTIATE_TEST_SUITE_P(Backend, Resumption, ::testing::Values(2, 3), [](const auto &info) {
     return underscore(std::string("tls") + kVersions[info.param].config);
 });
+
+TEST_F(BackendSessions, SessionReuseFalseNeverOffersOne) {
+    BackendServer backend(backend_ctx(), {});
+    RouteSpec r;
+    r.servers = {backend.address()};
+    r.backend_extra = backend_tls("1.3", "1.3");
+    r.backend_extra.push_back("session_reuse: false");
+    start({r});
+    echo(backend, 1, 3);
+    EXPECT_EQ(offers_.load(), 0);
+    EXPECT_EQ(SSL_CTX_sess_hits(backend.ctx()), 0);
+    for (const auto &rec : backend.records()) EXPECT_FALSE(rec.reused);
+}
+
+// Like nginx with `ssl_session_cache off; ssl_session_tickets off;`: two tickets per connection
+// that the server can never look up. After three refused offers the worker stops offering for
+// 16 connections, then offers one again.
+TEST_F(BackendSessions, ABackendThatRefusesSessionsIsNotOfferedThemForAWhile) {
+    CtxPtr ctx = backend_ctx();
+    SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET);
+    SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
+    BackendServer backend(std::move(ctx), {});
+    RouteSpec r;
+    r.servers = {backend.address()};
+    r.backend_extra = backend_tls("1.3", "1.3");
+    start({r});
+    echo(backend, 1, 4);  // the first has nothing to offer; 2, 3 and 4 are refused
+    EXPECT_EQ(offers_.load(), 3);
+    EXPECT_TRUE(worker_->wait_log_contains("not_offered_for_connections=16"))
+        << read_file(log_path_);
+    echo(backend, 5, 20);
+    EXPECT_EQ(offers_.load(), 3);
+    echo(backend, 21, 21);  // the probe
+    EXPECT_EQ(offers_.load(), 4);
+    for (const auto &rec : backend.records()) EXPECT_FALSE(rec.reused);
+}
 
 // A backend certificate from another CA: the worker refuses it, the client is cut off, and
 // the log says why.

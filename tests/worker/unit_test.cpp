@@ -9,6 +9,7 @@
 
 #include "workers/balancer.hpp"
 #include "workers/proxy_v2.hpp"
+#include "workers/session_cache.hpp"
 #include "workers/tls_params.hpp"
 
 namespace sni::worker {
@@ -159,6 +160,61 @@ TEST(TlsParams, CipherStringAndAlpn) {
     EXPECT_EQ(wire.size(), 3u + 9u);
     EXPECT_EQ(alpn_protocols_of(wire.data(), wire.size()),
               (std::vector<std::string>{"h2", "http/1.1"}));
+}
+
+SslSessionPtr resumable_session() {
+    SslSessionPtr s(SSL_SESSION_new());
+    const unsigned char id[] = {1, 2, 3, 4};
+    SSL_SESSION_set1_id(s.get(), id, sizeof id);
+    return s;
+}
+
+TEST(SessionCache, OffersTheLastSessionForTheSameNameOnly) {
+    SessionCache cache(2);
+    EXPECT_EQ(cache.offer(0, "a.test"), nullptr);
+    SslSessionPtr s = resumable_session();
+    SSL_SESSION *raw = s.get();
+    cache.store(0, "a.test", std::move(s));
+    EXPECT_EQ(cache.offer(0, "a.test"), raw);
+    EXPECT_EQ(cache.offer(0, "b.test"), nullptr);
+    EXPECT_EQ(cache.offer(1, "a.test"), nullptr);
+    EXPECT_EQ(cache.offer(2, "a.test"), nullptr);  // no such server
+    cache.forget(0);
+    EXPECT_EQ(cache.offer(0, "a.test"), nullptr);
+
+    SessionCache off(1, /*reuse=*/false);  // backend.session_reuse: false
+    off.store(0, "a.test", resumable_session());
+    EXPECT_EQ(off.offer(0, "a.test"), nullptr);
+}
+
+// Three refused offers in a row: the server is skipped for 16 connections, then offered one
+// session; each refusal of that doubles the skip (up to 1024); a resumption ends it.
+TEST(SessionCache, AServerThatRefusesIsSkippedWithABackoff) {
+    SessionCache cache(1);
+    cache.store(0, "a.test", resumable_session());
+    for (std::uint32_t i = 1; i < SessionCache::kRefusalsBeforeBackoff; ++i) {
+        ASSERT_NE(cache.offer(0, "a.test"), nullptr);
+        EXPECT_EQ(cache.record_offer(0, false), 0u);
+    }
+    ASSERT_NE(cache.offer(0, "a.test"), nullptr);
+    EXPECT_EQ(cache.record_offer(0, false), SessionCache::kFirstBackoff);
+    std::uint32_t expected = SessionCache::kFirstBackoff;
+    for (int round = 0; round < 8; ++round) {
+        for (std::uint32_t i = 0; i < expected; ++i)
+            ASSERT_EQ(cache.offer(0, "a.test"), nullptr) << "round " << round << " skip " << i;
+        ASSERT_NE(cache.offer(0, "a.test"), nullptr) << "round " << round;  // the probe
+        expected = std::min(expected * 2, SessionCache::kMaxBackoff);
+        EXPECT_EQ(cache.record_offer(0, false), expected);
+    }
+    EXPECT_EQ(expected, SessionCache::kMaxBackoff);
+    for (std::uint32_t i = 0; i < expected; ++i) ASSERT_EQ(cache.offer(0, "a.test"), nullptr);
+    ASSERT_NE(cache.offer(0, "a.test"), nullptr);
+    EXPECT_EQ(cache.record_offer(0, true), 0u);  // resumed: offered every time again
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_NE(cache.offer(0, "a.test"), nullptr);
+        EXPECT_EQ(cache.record_offer(0, i == 2 ? false : true), 0u);
+    }
+    EXPECT_NE(cache.offer(0, "a.test"), nullptr);  // one refusal after a resumption: no skip
 }
 
 }  // namespace
