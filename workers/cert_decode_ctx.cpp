@@ -21,7 +21,7 @@ bool is_spki_der_decoder(const OSSL_ALGORITHM &a) {
 }
 
 // The default provider of the default library context and its decoders for DER
-// SubjectPublicKeyInfo. Provider entry points take no user argument, so the wrapper's finds
+// SubjectPublicKeyInfo. Provider entry points take no user argument, so the wrapper finds
 // them here: set once, before the first wrapper is loaded, and never changed.
 struct Shared {
     OSSL_PROVIDER *real = nullptr;
