@@ -5,9 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <openssl/decoder.h>
-#include <openssl/pem.h>
 
-#include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,16 +48,6 @@ std::optional<CertDecodeCtx> made_here() {
     return std::move(made).value();
 }
 
-worker::X509Ptr read_cert(const std::filesystem::path &file, OSSL_LIB_CTX *libctx) {
-    std::FILE *f = std::fopen(file.c_str(), "r");
-    if (f == nullptr) return nullptr;
-    worker::X509Ptr out(X509_new_ex(libctx, nullptr));
-    X509 *x = out.get();
-    if (PEM_read_X509(f, &x, nullptr, nullptr) == nullptr) out.release();
-    std::fclose(f);
-    return out;
-}
-
 int count_decoders(OSSL_LIB_CTX *libctx, bool spki_only) {
     struct Count {
         int n = 0;
@@ -91,12 +80,12 @@ TEST_F(CertDecodeCtxKeys, DecodesTheKeysTheDefaultContextDecodesWithFewerDecoder
     EXPECT_LT(mine, count_decoders(nullptr, false));
 
     const CertFiles rsa = pki_.make_leaf("rsa", {"backend.internal"}, ca_, KeyType::kRsa);
-    worker::X509Ptr ca_default = read_cert(ca_.cert, nullptr);
+    worker::X509Ptr ca_default = read_certificate(ca_.cert, nullptr);
     ASSERT_TRUE(ca_default);
     for (const CertFiles *c : std::vector<const CertFiles *>{&ca_, &backend_, &rsa}) {
         SCOPED_TRACE(c->cert.string());
-        worker::X509Ptr a = read_cert(c->cert, ctx->get());
-        worker::X509Ptr b = read_cert(c->cert, nullptr);
+        worker::X509Ptr a = read_certificate(c->cert, ctx->get());
+        worker::X509Ptr b = read_certificate(c->cert, nullptr);
         ASSERT_TRUE(a && b);
         EVP_PKEY *ka = X509_get0_pubkey(a.get());
         ASSERT_NE(ka, nullptr) << worker::take_openssl_errors();
@@ -104,7 +93,7 @@ TEST_F(CertDecodeCtxKeys, DecodesTheKeysTheDefaultContextDecodesWithFewerDecoder
         EXPECT_EQ(X509_verify(a.get(), X509_get0_pubkey(ca_default.get())), 1);
     }
     // A certificate signed by another CA does not verify with our CA's key.
-    worker::X509Ptr rogue = read_cert(rogue_backend_.cert, ctx->get());
+    worker::X509Ptr rogue = read_certificate(rogue_backend_.cert, ctx->get());
     ASSERT_TRUE(rogue);
     EXPECT_EQ(X509_verify(rogue.get(), X509_get0_pubkey(ca_default.get())), 0);
     worker::take_openssl_errors();

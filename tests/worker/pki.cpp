@@ -14,14 +14,8 @@ namespace sni::wtest {
 
 namespace {
 
-struct PkeyFree {
-    void operator()(EVP_PKEY *p) const { EVP_PKEY_free(p); }
-};
-struct X509Free {
-    void operator()(X509 *p) const { X509_free(p); }
-};
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using Cert = std::unique_ptr<X509, X509Free>;
+using Pkey = worker::EvpPkeyPtr;
+using Cert = worker::X509Ptr;
 
 Pkey new_key(KeyType type) {
     EVP_PKEY *k = type == KeyType::kRsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
@@ -47,14 +41,6 @@ void write_pem(const std::filesystem::path &cert_path, X509 *cert,
     f = std::fopen(key_path.c_str(), "w");
     PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
     std::fclose(f);
-}
-
-Cert read_cert(const std::filesystem::path &path) {
-    FILE *f = std::fopen(path.c_str(), "r");
-    if (f == nullptr) throw std::runtime_error("cannot read " + path.string());
-    Cert c(PEM_read_X509(f, nullptr, nullptr, nullptr));
-    std::fclose(f);
-    return c;
 }
 
 Pkey read_key(const std::filesystem::path &path) {
@@ -95,7 +81,7 @@ CertFiles Pki::make_ca(const std::string &stem, const std::string &cn) {
 
 CertFiles Pki::make_leaf(const std::string &stem, const std::vector<std::string> &names,
                          const CertFiles &ca, KeyType type) {
-    Cert ca_cert = read_cert(ca.cert);
+    Cert ca_cert = read_certificate(ca.cert);
     Pkey ca_key = read_key(ca.key);
     Pkey key = new_key(type);
     Cert cert = new_cert(key.get(), names.front(), ++serial_);
@@ -118,8 +104,23 @@ std::string subject_cn(void *x509) {
     return buf;
 }
 
+worker::X509Ptr read_certificate(const std::filesystem::path &path, OSSL_LIB_CTX *libctx) {
+    FILE *f = std::fopen(path.c_str(), "r");
+    if (f == nullptr) throw std::runtime_error("cannot read " + path.string());
+    // Made in `libctx` so that its key is decoded there. PEM_read_X509 frees it and clears `x`
+    // when the decode fails, and leaves it alone when the file holds no certificate.
+    X509 *x = X509_new_ex(libctx, nullptr);
+    const bool ok = x != nullptr && PEM_read_X509(f, &x, nullptr, nullptr) != nullptr;
+    std::fclose(f);
+    if (!ok) {
+        X509_free(x);
+        throw std::runtime_error("no certificate in " + path.string());
+    }
+    return worker::X509Ptr(x);
+}
+
 std::string spki_pin_of(const std::filesystem::path &cert_file) {
-    Cert c = read_cert(cert_file);
+    Cert c = read_certificate(cert_file);
     return worker::spki_sha256_hex(c.get());
 }
 

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "workers/ossl.hpp"
+
 namespace sni::wtest {
 
 enum class KeyType { kEcdsa, kRsa };
@@ -34,6 +36,9 @@ class Pki {
 
 // The subject CN of a certificate ("" if none).
 std::string subject_cn(void *x509);
+// The first certificate of a PEM file, made in `libctx` (nullptr = the default context), so its
+// public key is decoded there. Throws when the file cannot be read or holds no certificate.
+worker::X509Ptr read_certificate(const std::filesystem::path &file, OSSL_LIB_CTX *libctx = nullptr);
 // Lowercase hex SHA-256 of the certificate file's SubjectPublicKeyInfo.
 std::string spki_pin_of(const std::filesystem::path &cert_file);
 
