@@ -68,6 +68,7 @@ class Logger {
 
     bool enabled(Level level) const { return level >= min_level_; }
     void set_min_level(Level level) { min_level_ = level; }
+    Level min_level() const { return min_level_; }
 
     void log(Level level, std::string_view msg, std::span<const Field> fields) const;
     void log(Level level, std::string_view msg, std::initializer_list<Field> fields = {}) const {

@@ -96,7 +96,12 @@ config::Result<bool, std::string> Pools::start(std::uint32_t pool, std::uint32_t
     const int flags = ::fcntl(ours.get(), F_GETFL);
     ::fcntl(ours.get(), F_SETFL, flags | O_NONBLOCK);
 
-    SpawnSpec spec{worker_bin_, {"--pool", pools_[pool].name, "--config", config_path_}, {}, {}};
+    // Workers log at the daemon's level (--log-level applies to the whole service).
+    SpawnSpec spec{worker_bin_,
+                   {"--pool", pools_[pool].name, "--config", config_path_, "--log-level",
+                    std::string(log::level_name(log_->min_level()))},
+                   {},
+                   {}};
     // Workers never keep root: they open their pool's keys, then become the pool's user.
     if (::geteuid() == 0 && !pools_[pool].user.empty()) {
         spec.args.push_back("--user");
