@@ -60,9 +60,14 @@ struct steer_event {
 #define RELAY_MAX_SOCKS (2u * STEER_MAX_CONNS)
 #define STEER_MAX_SOCKS (STEER_MAX_CONNS + RELAY_MAX_SOCKS) /* sock_hash: classifying + relayed */
 struct relay_peer {
-    __u64 peer;  /* the other socket's cookie */
-    __u64 bytes; /* bytes redirected to the peer */
-    __u64 held;  /* bytes kept on this socket: the peer was not in sock_hash (yet) */
+    __u64 peer;      /* the other socket's cookie */
+    __u64 bytes;     /* bytes redirected to the peer */
+    __u64 held;      /* bytes kept on this socket: the peer was not in sock_hash (yet) */
+    __u64 resent;    /* bytes cut from buffers that began before next_seq (already redirected) */
+    __u32 next_seq;  /* TCP sequence number of the next byte to redirect, once seq_known */
+    __u8 seq_known;  /* 0 until the first buffer is redirected */
+    __u8 cut_failed; /* 1: a buffer's resent head could not be cut off; it was dropped */
+    __u8 pad[2];
 };
 
 /* counters (per-CPU array, one entry) */

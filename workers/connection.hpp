@@ -162,9 +162,11 @@ class Connection {
     bool client_in_map_ = false;
     bool k_up_eof_ = false, k_up_done_ = false;  // client FIN seen / carried to the backend
     bool k_down_eof_ = false, k_down_done_ = false;
-    std::uint64_t k_seen_bytes_ = 0;                   // for the idle timeout
-    std::uint64_t k_up_bytes_ = 0, k_down_bytes_ = 0;  // last read redirected counts
-    std::optional<Clock::time_point> k_flush_at_;      // re-check a FIN waiting for its bytes
+    std::uint64_t k_seen_bytes_ = 0;                     // for the idle timeout
+    std::uint64_t k_up_bytes_ = 0, k_down_bytes_ = 0;    // last read redirected counts
+    std::uint64_t k_up_resent_ = 0, k_down_resent_ = 0;  // retransmitted bytes cut
+    bool k_cut_failed_ = false;                          // a resent buffer was dropped whole
+    std::optional<Clock::time_point> k_flush_at_;        // re-check a FIN waiting for its bytes
     // The readiness on_event() is handling, so pump() moves only the directions it concerns
     // (a request from the client need not try the backend's read); nullopt: pump both.
     struct Wake {

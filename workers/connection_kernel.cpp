@@ -98,6 +98,9 @@ void Connection::kernel_event(LegId leg, std::uint32_t events, Clock::time_point
 // counts after both FINs cost no more lookups.
 std::uint64_t Connection::kernel_bytes(bool up) {
     const KernelRelay::Counts c = env_.relay->counts(up ? kernel_->client : kernel_->backend);
+    std::uint64_t &resent = up ? k_up_resent_ : k_down_resent_;
+    resent = c.resent;
+    k_cut_failed_ = k_cut_failed_ || c.cut_failed;
     return (up ? k_up_bytes_ : k_down_bytes_) = c.bytes;
 }
 
@@ -124,6 +127,13 @@ void Connection::kernel_progress(Clock::time_point now, bool timer) {
     // header, ClientHello and what followed it) plus the SYN on the backend (connect()ed),
     // nothing on the client (accepted). Counting one byte short would send the FIN before the
     // last redirected byte, which is then lost (EPIPE).
+    if (k_cut_failed_) {
+        // The kernel handed over a retransmitted buffer whose already-sent head could not be
+        // cut off, so it was dropped: its new bytes are lost, and the pair cannot go on.
+        finish(conn_report::CloseReason::kRelayError,
+               "kernel relay: a retransmitted buffer could not be trimmed and was dropped", now);
+        return;
+    }
     bool waiting = false;
     if (k_up_eof_ && !k_up_done_)
         waiting |= !kernel_flush(
@@ -145,6 +155,10 @@ void Connection::kernel_leave() {
     if (!k_down_done_) kernel_bytes(false);
     stats_.bytes_up += k_up_bytes_;
     stats_.bytes_down += k_down_bytes_;
+    if (k_up_resent_ + k_down_resent_ > 0)
+        env_.log.debug("kernel relay cut retransmitted bytes it had relayed already",
+                       {log::kv("up", std::to_string(k_up_resent_)),
+                        log::kv("down", std::to_string(k_down_resent_))});
     stats_.client_end = k_up_eof_ ? "fin" : "";
     stats_.backend_end = k_down_eof_ ? "fin" : "";
     env_.relay->leave(*kernel_);

@@ -111,7 +111,9 @@ config::Result<KernelRelay::Pair, KernelRelay::JoinError> KernelRelay::join(
     if (!c || !b) return config::unexpected(JoinError{errno, "SO_COOKIE"});
     const Pair pair{*c, *b};
     const std::uint64_t keys[2] = {pair.client, pair.backend};
-    const relay_peer peers[2] = {{pair.backend, 0, 0}, {pair.client, 0, 0}};
+    relay_peer peers[2]{};  // counts 0, sequence not known yet
+    peers[0].peer = pair.backend;
+    peers[1].peer = pair.client;
     const std::uint64_t cfd = static_cast<std::uint64_t>(client_fd);
     const std::uint64_t bfd = static_cast<std::uint64_t>(backend_fd);
     int err = map_update_two(peers_.get(), keys, peers);
@@ -132,7 +134,7 @@ config::Result<KernelRelay::Pair, KernelRelay::JoinError> KernelRelay::join(
 KernelRelay::Counts KernelRelay::counts(std::uint64_t cookie) const {
     relay_peer v{};
     if (!map_lookup(peers_.get(), &cookie, &v)) return {};
-    return {v.bytes, v.held};
+    return {v.bytes, v.held, v.resent, v.cut_failed != 0};
 }
 
 void KernelRelay::leave(const Pair &pair) {

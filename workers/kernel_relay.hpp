@@ -50,6 +50,10 @@ class KernelRelay {
     struct Counts {
         std::uint64_t bytes = 0;  // redirected to the peer
         std::uint64_t held = 0;   // kept on the socket because its peer was not in the map
+        // Retransmitted bytes the kernel handed over again, cut off before the redirect
+        // (bpf/steer.bpf.c relay()).
+        std::uint64_t resent = 0;
+        bool cut_failed = false;  // a buffer's resent head could not be cut: it was dropped
     };
     Counts counts(std::uint64_t cookie) const;
 

@@ -55,7 +55,7 @@ void EchoBackend::run() {
 }
 
 RealWorkerDaemon::RealWorkerDaemon(const std::string &routes, const std::string &classifier,
-                                   const std::string &top_level) {
+                                   const std::string &top_level, const std::string &log_level) {
     const auto ports = free_ports(2);
     main_port = ports[0];
     metrics_port = ports[1];
@@ -74,6 +74,7 @@ RealWorkerDaemon::RealWorkerDaemon(const std::string &routes, const std::string 
     o.classifier = classifier;
     o.log_path = dir.path() / "daemon.log";
     o.extra_args = {"--worker-bin", SNI_WORKER_BIN};
+    if (!log_level.empty()) o.extra_args.insert(o.extra_args.end(), {"--log-level", log_level});
     daemon = std::make_unique<DaemonProcess>(o);
 }
 

@@ -39,9 +39,10 @@ class EchoBackend {
 // "default" of one worker, user nobody); `top_level` more top-level YAML (e.g.
 // "passthrough_relay: splice\n"); the access log goes to access.log in `dir`.
 struct RealWorkerDaemon {
+    // `log_level`: the daemon's --log-level, which its workers follow ("": the default).
     explicit RealWorkerDaemon(const std::string &routes,
                               const std::string &classifier = "userspace",
-                              const std::string &top_level = "");
+                              const std::string &top_level = "", const std::string &log_level = "");
     std::string access_log() const;  // the file's text
     // Waits (up to 5 s) until the access log has `lines` lines; returns its text.
     std::string wait_access_lines(std::size_t lines) const;
