@@ -122,18 +122,19 @@ void Connection::kernel_progress(Clock::time_point now, bool timer) {
             last_activity_ = now;
         }
     }
+    if (k_cut_failed_) {
+        // The verdict dropped a retransmitted buffer whose already-sent head it could not cut
+        // off: its new bytes are lost, so the pair cannot go on. The flag comes with the
+        // counts, read on the timer's look at the latest (the stalled peers go idle).
+        finish(conn_report::CloseReason::kRelayError,
+               "kernel relay: a retransmitted buffer could not be trimmed and was dropped", now);
+        return;
+    }
     // A side's count read after its FIN is final: nothing follows a FIN. What each socket had
     // taken for sending before the pair, as tcp_bytes_queued counts it: the preamble (PROXY
     // header, ClientHello and what followed it) plus the SYN on the backend (connect()ed),
     // nothing on the client (accepted). Counting one byte short would send the FIN before the
     // last redirected byte, which is then lost (EPIPE).
-    if (k_cut_failed_) {
-        // The kernel handed over a retransmitted buffer whose already-sent head could not be
-        // cut off, so it was dropped: its new bytes are lost, and the pair cannot go on.
-        finish(conn_report::CloseReason::kRelayError,
-               "kernel relay: a retransmitted buffer could not be trimmed and was dropped", now);
-        return;
-    }
     bool waiting = false;
     if (k_up_eof_ && !k_up_done_)
         waiting |= !kernel_flush(
