@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""PeerbenchProbes: peerbench's correctness probes against sni-splitter, both modes.
+"""PeerbenchProbes: peerbench's correctness probes against sni-splitter, both modes, and against
+the passthrough floor in its two shapes (bench/passthrough_floor.cpp, the instrument the
+passthrough row is measured against).
 
-Runs ../shared/peerbench/run.sh --probes-only --only sni-splitter with the adapter in
-bench/peerbench, on a copy of the scenario whose listener and backend ports are four consecutive
+Runs ../shared/peerbench/run.sh --probes-only --only sni-splitter,passthrough-floor,passthrough-floor-split
+with the adapters in bench/peerbench, on a copy of the scenario whose listener and backend ports are four consecutive
 free ports below the ephemeral range (other engineers and tests use the default ports at the same
-time), and fails unless every probe of both rows (terminate = reencrypt, passthrough) passed.
+time), and fails unless every probe of the four rows (sni-splitter terminate = reencrypt and
+passthrough, passthrough-floor and passthrough-floor-split passthrough) passed.
 
     probes.py REPO_ROOT BIN_DIR WORK_DIR
 """
@@ -86,7 +89,7 @@ def main(argv):
 
     results = os.path.join(work, "results")
     env = dict(os.environ, SNI_SPLITTER_BIN=bindir)
-    cmd = [run, "--probes-only", "--only", "sni-splitter", "--adapters-dir", os.path.join(repo, "bench", "peerbench"),
+    cmd = [run, "--probes-only", "--only", "sni-splitter,passthrough-floor,passthrough-floor-split", "--adapters-dir", os.path.join(repo, "bench", "peerbench"),
            "--scenario", scen, "--results", results]
     print("running: %s (ports %d..%d)" % (" ".join(cmd), base, base + 3), flush=True)
     rc = subprocess.run(cmd, env=env).returncode
@@ -96,27 +99,29 @@ def main(argv):
 
     with open(os.path.join(results, "latest-probes.json")) as f:
         doc = json.load(f)
-    rows = {r["mode"]: r for r in doc["rows"] if r["proxy"] == "sni-splitter"}
+    rows = {(r["proxy"], r["mode"]): r for r in doc["rows"]}
+    wanted = [("sni-splitter", "terminate"), ("sni-splitter", "passthrough"),
+              ("passthrough-floor", "passthrough"), ("passthrough-floor-split", "passthrough")]
     failed = 0
-    for mode in ("terminate", "passthrough"):
-        r = rows.get(mode)
+    for proxy, mode in wanted:
+        r = rows.get((proxy, mode))
         if r is None:
-            print("FAIL: no sni-splitter %s row" % mode)
+            print("FAIL: no %s %s row" % (proxy, mode))
             failed += 1
             continue
         if r.get("error") or r.get("skipped"):
-            print("FAIL: %s: %s" % (mode, r.get("error") or r.get("skipped")))
+            print("FAIL: %s %s: %s" % (proxy, mode, r.get("error") or r.get("skipped")))
             failed += 1
             continue
         total, ok = r.get("probes_total", 0), r.get("probes_ok", 0)
-        print("%s: %d/%d probes passed" % (mode, ok, total))
+        print("%s %s: %d/%d probes passed" % (proxy, mode, ok, total))
         for p in r.get("probes", []):
             if not p["ok"]:
                 print("  FAIL route %s sni=%s client %s: %s"
                       % (p["route"], p["sni"], p["client_tls"], "; ".join(p.get("errors", []))))
         if total == 0 or ok != total:
             failed += 1
-    print("%d passed, %d failed" % (2 - failed, failed))
+    print("%d passed, %d failed" % (len(wanted) - failed, failed))
     return 1 if failed else 0
 
 
