@@ -29,7 +29,6 @@
 #include <array>
 #include <cerrno>
 #include <csignal>
-#include <string_view>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -38,14 +37,15 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "common/clienthello.hpp"
 #include "common/fd.hpp"
-#include "passthrough_floor.skel.h"
 #include "common/socket_facts.hpp"
+#include "passthrough_floor.skel.h"
 
 namespace {
 
@@ -128,9 +128,10 @@ struct Conn {
     std::vector<uint8_t> hello;
     uint64_t client_cookie = 0, backend_cookie = 0;
     bool paired = false;
-    bool dropped = false;        // closed; freed after the epoll batch that may still name it
-    std::array<bool, 2> eof{};   // [0]: the client's FIN came, [1]: the backend's
-    std::array<bool, 2> done{};  // [0]: our FIN went to the backend, [1]: to the client
+    bool client_watched = false;  // in epoll already: the next watch is a MOD
+    bool dropped = false;         // closed; freed after the epoll batch that may still name it
+    std::array<bool, 2> eof{};    // [0]: the client's FIN came, [1]: the backend's
+    std::array<bool, 2> done{};   // [0]: our FIN went to the backend, [1]: to the client
 };
 
 // kWhole does everything; with --split, kAcceptor hands each routed socket to kPairer.
@@ -243,7 +244,7 @@ class Floor {
         const int fd = c->client.get();
         std::memcpy(CMSG_DATA(cm), &fd, sizeof(fd));
         // epoll watches the socket, not the fd: closing ours leaves the pairer's copy watched.
-        if (client_watched_.count(c)) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+        if (c->client_watched) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
         sendmsg(channel_.get(), &msg, MSG_NOSIGNAL);
         drop(c);  // our copy of the socket: the pairer has its own
     }
@@ -311,10 +312,10 @@ class Floor {
         ev.events = events;
         ev.data.u64 = reinterpret_cast<uintptr_t>(c) | (backend ? 1 : 0);
         const int fd = backend ? c->backend.get() : c->client.get();
-        const bool added = backend ? false : client_watched_.count(c) > 0;
+        const bool added = !backend && c->client_watched;
         if (epoll_ctl(epoll_.get(), added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) == 0 &&
             !backend)
-            client_watched_.insert(c);
+            c->client_watched = true;
     }
 
     void on_paired_event(Conn *c, bool from_backend, uint32_t events) {
@@ -352,7 +353,7 @@ class Floor {
         if (flushing_.empty()) return;
         std::vector<Conn *> now(flushing_.begin(), flushing_.end());
         for (Conn *c : now)
-            if (conns_.count(c)) progress(c);
+            if (!c->dropped) progress(c);
     }
 
     void drop(Conn *c) {
@@ -362,7 +363,6 @@ class Floor {
             bpf_map_delete_batch(peers_, keys.data(), &count, nullptr);
         }
         flushing_.erase(c);
-        client_watched_.erase(c);
         c->dropped = true;
         c->client.reset();  // the kernel takes both sockets out of `socks`
         c->backend.reset();
@@ -379,7 +379,7 @@ class Floor {
     sni::ClientHelloParser parser_;
     std::unordered_map<Conn *, std::unique_ptr<Conn>> conns_;
     std::vector<std::unique_ptr<Conn>> dropped_;
-    std::unordered_set<Conn *> flushing_, client_watched_;
+    std::unordered_set<Conn *> flushing_;
 };
 
 volatile std::sig_atomic_t g_stop = 0;
