@@ -408,8 +408,9 @@ int main(int argc, char **argv) {
         return perror("attaching the verdict"), 1;
     UniqueFd cgroup(open("/sys/fs/cgroup/unified", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!cgroup) cgroup.reset(open("/sys/fs/cgroup", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    bpf_link *link = bpf_program__attach_cgroup(skel->progs.floor_sockops, cgroup.get());
-    if (link == nullptr) return perror("attaching sockops"), 1;
+    std::unique_ptr<bpf_link, int (*)(bpf_link *)> link(
+        bpf_program__attach_cgroup(skel->progs.floor_sockops, cgroup.get()), bpf_link__destroy);
+    if (!link) return perror("attaching sockops"), 1;
 
     UniqueFd listener(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     const int one = 1;
@@ -428,17 +429,16 @@ int main(int argc, char **argv) {
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
             return perror("socketpair"), 1;
+        UniqueFd acceptor_end(sv[0]), pairer_end(sv[1]);
         pairer = fork();
         if (pairer < 0) return perror("fork"), 1;
         if (pairer == 0) {
             prctl(PR_SET_PDEATHSIG, SIGTERM);
-            close(sv[0]);
-            channel.reset(sv[1]);
+            channel = std::move(pairer_end);
             listener.reset();
             role = Role::kPairer;
         } else {
-            close(sv[1]);
-            channel.reset(sv[0]);
+            channel = std::move(acceptor_end);
             role = Role::kAcceptor;
         }
     }
@@ -452,11 +452,13 @@ int main(int argc, char **argv) {
     Floor floor(role, std::move(channel), std::move(*config), skel.get(), std::move(listener),
                 std::move(epoll));
     const int rc = floor.run(g_stop);
-    if (role == Role::kPairer) return rc;  // the acceptor owns the BPF links
+    if (role == Role::kPairer) {
+        (void)link.release();  // the acceptor owns the sockops link; the pairer leaves it alone
+        return rc;
+    }
     if (pairer > 0) {
         kill(pairer, SIGTERM);
         waitpid(pairer, nullptr, 0);
     }
-    bpf_link__destroy(link);
-    return rc;
+    return rc;  // `link` detaches sockops
 }

@@ -3,10 +3,10 @@
 the passthrough floor in its two shapes (bench/passthrough_floor.cpp, the instrument the
 passthrough row is measured against).
 
-Runs ../shared/peerbench/run.sh --probes-only --only sni-splitter,passthrough-floor,passthrough-floor-split
-with the adapters in bench/peerbench, on a copy of the scenario whose listener and backend ports are four consecutive
-free ports below the ephemeral range (other engineers and tests use the default ports at the same
-time), and fails unless every probe of the four rows (sni-splitter terminate = reencrypt and
+Runs ../shared/peerbench/run.sh --probes-only --only sni-splitter,passthrough-floor,
+passthrough-floor-split with the adapters in bench/peerbench, on a copy of the scenario whose
+listener and backend ports are four consecutive free ports below the ephemeral range (other
+engineers and tests use the default ports at the same time), and fails unless every probe of the four rows (sni-splitter terminate = reencrypt and
 passthrough, passthrough-floor and passthrough-floor-split passthrough) passed.
 
     probes.py REPO_ROOT BIN_DIR WORK_DIR
@@ -19,6 +19,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+
+
+# The rows whose probes must all pass: (adapter, mode).
+WANTED = [("sni-splitter", "terminate"), ("sni-splitter", "passthrough"),
+          ("passthrough-floor", "passthrough"), ("passthrough-floor-split", "passthrough")]
 
 
 def claim_ports(count):
@@ -89,7 +94,8 @@ def main(argv):
 
     results = os.path.join(work, "results")
     env = dict(os.environ, SNI_SPLITTER_BIN=bindir)
-    cmd = [run, "--probes-only", "--only", "sni-splitter,passthrough-floor,passthrough-floor-split", "--adapters-dir", os.path.join(repo, "bench", "peerbench"),
+    only = ",".join(dict.fromkeys(proxy for proxy, _ in WANTED))  # each adapter once, in order
+    cmd = [run, "--probes-only", "--only", only, "--adapters-dir", os.path.join(repo, "bench", "peerbench"),
            "--scenario", scen, "--results", results]
     print("running: %s (ports %d..%d)" % (" ".join(cmd), base, base + 3), flush=True)
     rc = subprocess.run(cmd, env=env).returncode
@@ -100,10 +106,8 @@ def main(argv):
     with open(os.path.join(results, "latest-probes.json")) as f:
         doc = json.load(f)
     rows = {(r["proxy"], r["mode"]): r for r in doc["rows"]}
-    wanted = [("sni-splitter", "terminate"), ("sni-splitter", "passthrough"),
-              ("passthrough-floor", "passthrough"), ("passthrough-floor-split", "passthrough")]
     failed = 0
-    for proxy, mode in wanted:
+    for proxy, mode in WANTED:
         r = rows.get((proxy, mode))
         if r is None:
             print("FAIL: no %s %s row" % (proxy, mode))
@@ -121,7 +125,7 @@ def main(argv):
                       % (p["route"], p["sni"], p["client_tls"], "; ".join(p.get("errors", []))))
         if total == 0 or ok != total:
             failed += 1
-    print("%d passed, %d failed" % (len(wanted) - failed, failed))
+    print("%d passed, %d failed" % (len(WANTED) - failed, failed))
     return 1 if failed else 0
 
 
